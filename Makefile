@@ -1,0 +1,47 @@
+# Set-up and everyday commands. Needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_USER ?= demo
+# `make run` is for local development: DEBUG on, SQLite unless DATABASE_URL is set.
+RUN_ENV := DEBUG=true
+
+.PHONY: install run test test-postgres lint format check-deploy clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py load_demo_data
+	@token=$$($(RUN_ENV) $(BIN)/python manage.py issue_token $(DEMO_USER)) && \
+	echo && echo "API token for '$(DEMO_USER)': $$token" && \
+	echo "Try: curl -H 'Authorization: Token $$token' http://$(HOST):$(PORT)/api/v1/oms/customers/list-simple/" && echo
+	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# `manage.py check --deploy` as production runs it: DEBUG off, a real key, a host name.
+check-deploy: install
+	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	ALLOWED_HOSTS=oms.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,18 @@
+from customers.filters import CustomerFilterSet
+from customers.models import Customer
+from customers.serializers import CustomerSimpleSerializer
+from oms.views import ListAPIView
+
+
+class CustomerListSimpleView(ListAPIView):
+    """Customers, page by page, for business intelligence tools.
+
+    Token authentication (`Authorization: Token <key>`) and the `customers.view_customer`
+    permission. Filter with the query parameters below; `?format=csv` or `?format=xls`
+    for spreadsheets.
+    """
+
+    queryset = Customer.objects.order_by("id")
+    serializer_class = CustomerSimpleSerializer
+    filterset_class = CustomerFilterSet
+    download_name = "customers"

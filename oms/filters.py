@@ -1,0 +1,63 @@
+"""Filter building blocks for OMS FilterSets, and how a FilterSet describes itself in OPTIONS."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class BoundedIntegerField(forms.IntegerField):
+    """A whole number that fits a 64-bit column.
+
+    ``1.5`` and ``1e400`` are invalid, and so is a number too large for the database:
+    SQLite would otherwise raise ``OverflowError`` (a 500) while binding it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", INT64_MIN)
+        kwargs.setdefault("max_value", INT64_MAX)
+        super().__init__(**kwargs)
+
+
+class IntegerFilter(django_filters.Filter):
+    """Integer filter; django-filter's ``NumberFilter`` would accept decimals."""
+
+    field_class = BoundedIntegerField
+
+
+class SortFilter(django_filters.OrderingFilter):
+    """``OrderingFilter`` that ends every ordering on the primary key.
+
+    Rows sharing a sort value (e.g. ``modified_date``) would otherwise come back in any
+    order, and consecutive pages could repeat or skip them. The tie-breaker follows the
+    direction of the last sort key so that one composite index serves both directions.
+    """
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        ordering = [self.get_ordering_value(param) for param in value or () if param]
+        if not ordering:
+            return qs
+        pk = qs.model._meta.pk.name
+        if not {pk, "pk"} & {key.lstrip("-") for key in ordering}:
+            direction = "-" if ordering[-1].startswith("-") else ""
+            ordering.append(f"{direction}{pk}")
+        return qs.order_by(*ordering)
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Where a FilterSet's OPTIONS entries depart from what its filters imply.
+
+    ``types`` names the type shown for a field (by ``field_name``), instead of the one
+    derived from the filter's form field. ``grouped`` lists field names whose lookups
+    form a single entry with every lookup in ``lookup_expr``; the entry takes the label
+    of the field's first filter.
+    """
+
+    types: Mapping[str, str] = field(default_factory=dict)
+    grouped: Sequence[str] = ()

@@ -1,0 +1,27 @@
+"""Abstract model bases shared by the OMS apps."""
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+
+class TimeStampedModel(models.Model):
+    """``created_date`` set on creation, ``modified_date`` on every ``save()``.
+
+    Plain defaults rather than ``auto_now``/``auto_now_add``: those overwrite explicit
+    values in ``bulk_create()``, which bulk loads and imports with known dates need.
+    """
+
+    created_date = models.DateTimeField(default=timezone.now, editable=False, db_index=False)
+    modified_date = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.modified_date = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "modified_date"}
+        super().save(*args, **kwargs)

@@ -1,0 +1,95 @@
+"""Shared fixtures: an authorised API client, demo data, the specification's examples."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from channels.models import Channel
+from customers.demo import load_demo_data
+from customers.models import Customer
+
+LIST_URL = "/api/v1/oms/customers/list-simple/"
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def read_fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def spec_get() -> dict[str, Any]:
+    """The specification's example GET body."""
+    return read_fixture("list-simple.GET.json")
+
+
+@pytest.fixture
+def spec_options() -> dict[str, Any]:
+    """The specification's example OPTIONS body."""
+    return read_fixture("list-simple.OPTIONS.json")
+
+
+@pytest.fixture
+def reader(db: None) -> User:
+    """A user with read access to customers."""
+    user = User.objects.create_user("reader")
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    return user
+
+
+@pytest.fixture
+def token(reader: User) -> str:
+    return Token.objects.create(user=reader).key
+
+
+@pytest.fixture
+def api_client(token: str) -> APIClient:
+    """An API client sending the reader's token."""
+    api_client = APIClient()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return api_client
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def demo_data(db: None) -> None:
+    """What ``load_demo_data`` loads by default: 109 customers in channel 1."""
+    load_demo_data(109)
+
+
+@pytest.fixture
+def channel(db: None) -> Channel:
+    return Channel.objects.create(name="Web", channel_type="web")
+
+
+@pytest.fixture
+def make_customer(db: None) -> Callable[..., Customer]:
+    """Create a customer; unique omnitron_id and email unless given.
+
+    Through ``bulk_create`` so that explicit ``created_date``/``modified_date`` stick
+    (``save()`` stamps ``modified_date``).
+    """
+    counter = iter(range(1, 10**6))
+
+    def make(**fields: Any) -> Customer:
+        number = next(counter)
+        fields.setdefault("omnitron_id", number)
+        fields.setdefault("email", f"customer{number}@example.com")
+        (customer,) = Customer.objects.bulk_create([Customer(**fields)])
+        return customer
+
+    return make
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
