@@ -2,8 +2,8 @@
 
 CSV and XLS render one page of rows (``data["results"]``) under a header row of the
 serializer's field names, in field order, taken from ``renderer_context["header"]``
-(set by ``oms.views.ListAPIView``). They never render error bodies: the view answers
-errors in JSON instead (``renders_errors = False``).
+(set by ``oms.views.ListAPIView``). They are ``tabular``: they render list pages only,
+and the view answers anything else (errors, OPTIONS) in JSON.
 """
 
 from io import BytesIO
@@ -28,7 +28,7 @@ def set_attachment(renderer_context: dict[str, Any], extension: str) -> None:
 class CSVRenderer(PaginatedCSVRenderer):
     """The page's rows as CSV; an empty page is just the header row."""
 
-    renders_errors = False
+    tabular = True
 
     def render(
         self,
@@ -53,7 +53,7 @@ class XLSRenderer(XLSXRenderer):
     media_type = "application/xls"
     format = "xls"
     charset = None  # binary: no "; charset=utf-8" suffix
-    renders_errors = False
+    tabular = True
 
     def render(
         self,

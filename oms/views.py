@@ -13,9 +13,9 @@ class ListAPIView(generics.ListAPIView):
 
     - Only GET, HEAD and OPTIONS: anything else is a 405 (with ``Allow``), decided
       before authentication so that it never turns into a 401 or 403.
-    - Tabular renderers get the serializer's field names as their header row.
-    - Errors are answered in JSON even when CSV or XLS was asked for: an error must not
-      look like an empty export.
+    - Tabular renderers (CSV, XLS) get the serializer's field names as their header row,
+      and render list pages only: errors and the OPTIONS document are answered in JSON,
+      so that neither can pass for an empty export.
     """
 
     http_method_names = ["get", "head", "options"]
@@ -23,6 +23,7 @@ class ListAPIView(generics.ListAPIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method.lower() not in self.http_method_names:
+            self.format_kwarg = self.get_format_suffix(**kwargs)  # as super().initial would
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
 
@@ -31,13 +32,14 @@ class ListAPIView(generics.ListAPIView):
         context["header"] = list(self.get_serializer().fields)
         return context
 
-    def handle_exception(self, exc: Exception) -> Response:
-        response = super().handle_exception(exc)
-        renderer = getattr(self.request, "accepted_renderer", None)
-        if renderer is not None and not getattr(renderer, "renders_errors", True):
-            error_renderer = next(
-                r for r in self.get_renderers() if getattr(r, "renders_errors", True)
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        renderer = getattr(request, "accepted_renderer", None)
+        is_page = request.method != "OPTIONS" and not getattr(response, "exception", False)
+        if getattr(renderer, "tabular", False) and not is_page:
+            request.accepted_renderer = next(
+                r for r in self.get_renderers() if not getattr(r, "tabular", False)
             )
-            self.request.accepted_renderer = error_renderer
-            self.request.accepted_media_type = error_renderer.media_type
-        return response
+            request.accepted_media_type = request.accepted_renderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
