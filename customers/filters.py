@@ -3,7 +3,7 @@
 from django_filters import rest_framework as filters
 
 from customers.models import Customer
-from oms.filters import FilterOptions, IntegerFilter, SortFilter
+from oms.filters import DateTimeFilter, FilterOptions, IntegerFilter, SortFilter
 
 
 class CustomerFilterSet(filters.FilterSet):
@@ -23,17 +23,17 @@ class CustomerFilterSet(filters.FilterSet):
     erp_code = filters.CharFilter(label="Erp Code")
     channel_id = IntegerFilter(label="Channel Id")
     # ISO 8601 with "Z" or an offset; a plain date means 00:00 UTC of that day.
-    modified_date = filters.IsoDateTimeFilter(label="Modified Date")
-    modified_date__gt = filters.IsoDateTimeFilter(
+    modified_date = DateTimeFilter(label="Modified Date")
+    modified_date__gt = DateTimeFilter(
         field_name="modified_date", lookup_expr="gt", label="Modified Date Gt"
     )
-    modified_date__gte = filters.IsoDateTimeFilter(
+    modified_date__gte = DateTimeFilter(
         field_name="modified_date", lookup_expr="gte", label="Modified Date Gte"
     )
-    modified_date__lt = filters.IsoDateTimeFilter(
+    modified_date__lt = DateTimeFilter(
         field_name="modified_date", lookup_expr="lt", label="Modified Date Lt"
     )
-    modified_date__lte = filters.IsoDateTimeFilter(
+    modified_date__lte = DateTimeFilter(
         field_name="modified_date", lookup_expr="lte", label="Modified Date Lte"
     )
 

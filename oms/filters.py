@@ -2,11 +2,14 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -28,6 +31,27 @@ class IntegerFilter(django_filters.Filter):
     """Integer filter; django-filter's ``NumberFilter`` would accept decimals."""
 
     field_class = BoundedIntegerField
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 datetime (``Z``, an offset, or a date for 00:00) that exists in UTC.
+
+    ``9999-12-31T23:59:59-01:00`` parses, but its UTC instant is past year 9999: the
+    database adapter's conversion to UTC would raise ``OverflowError`` (a 500).
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                parsed.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return parsed
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
 
 
 class SortFilter(django_filters.OrderingFilter):
