@@ -22,7 +22,8 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    GUNICORN_BIND=0.0.0.0:8000
 RUN groupadd --system oms && useradd --system --gid oms --home-dir /app --no-create-home oms
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
@@ -32,5 +33,5 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && chown -R oms:oms /app
 USER oms
 EXPOSE 8000
-# WEB_CONCURRENCY sets the number of workers (gunicorn reads it).
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# config/gunicorn.py: workers from the CPU count (or WEB_CONCURRENCY), timeouts, logs.
+CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi"]

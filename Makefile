@@ -6,9 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_USER ?= demo
 # `make run` is for local development: DEBUG on, SQLite unless DATABASE_URL is set.
-RUN_ENV := DEBUG=true
+RUN_ENV := DEBUG=true LOG_FORMAT=plain
 
-.PHONY: install run test test-postgres lint format check-deploy clean
+.PHONY: install run serve test lint format check-deploy clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,12 @@ run: install
 	echo && echo "API token for '$(DEMO_USER)': $$token" && \
 	echo "Try: curl -H 'Authorization: Token $$token' http://$(HOST):$(PORT)/api/v1/oms/customers/list-simple/" && echo
 	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Production-style serving: gunicorn with config/gunicorn.py. Takes its settings from the
+# environment like production (SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, ...).
+serve: install
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn -c python:config.gunicorn config.wsgi
 
 test: install
 	$(BIN)/pytest

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from channels.models import Channel
+from oms.admin_pagination import EstimatedCountPaginator
 
 
 @admin.register(Channel)
@@ -9,3 +10,5 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ["channel_type", "is_active"]
     search_fields = ["name", "channel_type"]
     readonly_fields = ["created_date", "modified_date"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False  # no second count(*) beside a filtered one

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from customers.models import Customer
+from oms.admin_pagination import EstimatedCountPaginator
 
 
 @admin.register(Customer)
@@ -20,4 +21,6 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["channel"]
     search_fields = ["=email", "first_name", "last_name", "=phone_number", "=erp_code"]
     readonly_fields = ["created_date", "modified_date"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False  # no second count(*) beside a filtered one
     raw_id_fields = ["channel"]

@@ -1,0 +1,127 @@
+"""Request ids, JSON access logs, health probes and Prometheus metrics."""
+
+import json
+import logging
+
+import pytest
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from rest_framework.test import APIClient
+
+from oms.logging import JSONFormatter
+from tests.conftest import LIST_URL
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
+    """Access log lines as the production formatter writes them, parsed back."""
+    caplog.set_level(logging.INFO, logger="oms.access")
+    formatter = JSONFormatter()
+
+    class Lines(list):
+        def read(self) -> list[dict]:
+            return [
+                json.loads(formatter.format(r)) for r in caplog.records if r.name == "oms.access"
+            ]
+
+    return Lines()
+
+
+def test_a_request_gets_an_id_echoed_and_logged(api_client: APIClient, access_lines, token) -> None:
+    response = api_client.get(LIST_URL, {"email": "ali@example.com"})
+
+    (line,) = access_lines.read()
+    assert response["X-Request-ID"] == line["request_id"]
+    assert len(line["request_id"]) == 32
+    assert line["method"] == "GET"
+    assert line["path"] == LIST_URL
+    assert line["status"] == 200
+    assert line["user"] == "reader"
+    assert line["duration_ms"] >= 0
+    text = json.dumps(line)
+    assert token not in text
+    assert "ali@example.com" not in text  # query strings are not logged
+
+
+def test_a_client_request_id_is_kept(api_client: APIClient, access_lines) -> None:
+    response = api_client.get(LIST_URL, HTTP_X_REQUEST_ID="bi-sync-42")
+
+    assert response["X-Request-ID"] == "bi-sync-42"
+    assert access_lines.read()[0]["request_id"] == "bi-sync-42"
+
+
+@pytest.mark.parametrize("forged", ['a" "status": 200', "x" * 200, "ünïcode"])
+def test_a_malformed_client_request_id_is_replaced(
+    anonymous_client: APIClient, access_lines, forged: str
+) -> None:
+    response = anonymous_client.get(LIST_URL, HTTP_X_REQUEST_ID=forged)
+
+    assert response["X-Request-ID"] != forged
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_failed_authentication_is_logged_without_the_token(
+    anonymous_client: APIClient, access_lines
+) -> None:
+    anonymous_client.get(LIST_URL, HTTP_AUTHORIZATION="Token not-a-real-key-123")
+
+    (line,) = access_lines.read()
+    assert line["status"] == 401
+    assert line["user"] is None
+    assert "not-a-real-key-123" not in json.dumps(line)
+
+
+def test_healthz_answers_without_host_check_or_database(
+    client: Client, django_assert_num_queries
+) -> None:
+    with django_assert_num_queries(0):
+        response = client.get("/healthz", HTTP_HOST="10.1.2.3")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_with_a_migrated_database(client: Client) -> None:
+    response = client.get("/readyz", HTTP_HOST="10.1.2.3")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_503_while_migrations_are_pending(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: ["pending"])
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "migrations": "pending"}
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError, connection
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OperationalError("connection refused to secret-host:5432")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "OperationalError"}
+
+
+def test_metrics_count_requests_by_view_and_status_and_time_queries(
+    api_client: APIClient, client: Client
+) -> None:
+    api_client.get(LIST_URL)
+    api_client.get(LIST_URL, {"limit": 0})
+
+    body = client.get("/metrics").content.decode()
+
+    assert 'django_http_responses_total_by_status_view_method_total{method="GET",' in body
+    assert 'status="200",view="customers:list-simple"' in body
+    assert 'status="400",view="customers:list-simple"' in body
+    assert "django_http_requests_latency_seconds_by_view_method_bucket" in body
+    assert "django_db_query_duration_seconds_bucket" in body
