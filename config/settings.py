@@ -3,6 +3,7 @@
 See the README's "Configuration" section for each variable.
 """
 
+from importlib.metadata import version
 from pathlib import Path
 
 import environ
@@ -35,11 +36,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served as static files
+    "django_prometheus",
     "channels",
     "customers",
 ]
 
 MIDDLEWARE = [
+    "oms.middleware.HealthCheckMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "oms.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -71,9 +79,23 @@ TEMPLATES = [
 # SQLite in the project folder unless DATABASE_URL names another database,
 # e.g. postgres://user:password@host:5432/name
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# django-prometheus's wrappers of the same backends time every query.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -113,7 +135,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["oms.permissions.ModelViewPermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "oms.pagination.PageLimitPagination",
-    "DEFAULT_METADATA_CLASS": "oms.metadata.ListMetadata",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "oms.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",  # first: the answer to */*
@@ -124,6 +145,29 @@ REST_FRAMEWORK = {
     # Six fractional digits always, even when microseconds are zero.
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "PAGE_SIZE": 10,
+    "DEFAULT_SCHEMA_CLASS": "oms.schema.AutoSchema",
+    # Requests per user (shared through the cache: Redis when REDIS_URL is set); 429 beyond.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("THROTTLE_RATE", default="1000/minute")},
+}
+
+# The OpenAPI schema served at /api/schema/; oms/schema.py derives most of it from the views.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OMS customer service API",
+    "DESCRIPTION": (
+        "Customers of the OMS, page by page, in JSON, CSV or Excel. Every request carries a "
+        "token: `Authorization: Token <key>` (or `Bearer <key>`)."
+    ),
+    "VERSION": version("oms-customers"),
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Tags (and Swagger UI's groups) from the path after this prefix: "customers".
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+/oms",
+    # Read-only fields (ids, dates) stay out of request bodies of future write endpoints.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto / X-Forwarded-Host so that
@@ -134,6 +178,7 @@ USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 
 # Secure by default outside DEBUG; each switch can be turned off from the environment.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]  # scraped over the internal network
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60)
@@ -142,10 +187,20 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# One JSON object per line on stderr; `LOG_FORMAT=plain` for humans.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "oms.logging.JSONFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # oms.access logs every request; Django's own request/server loggers would repeat it.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+    },
 }

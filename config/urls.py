@@ -1,10 +1,22 @@
-"""Root URLs: the OMS API under /api/v1/oms/, the admin, and the browsable API's login."""
+"""Root URLs: the OMS API under /api/v1/oms/, its OpenAPI schema and viewers under /api/,
+the admin, and the browsable API's login."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+# The schema and its viewers are public. No authentication either: a stale token sent
+# along would otherwise turn them into a 401.
+PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 urlpatterns = [
+    # "schema": the name by which the viewers find the schema.
+    path("api/schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(**PUBLIC), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(**PUBLIC), name="redoc"),
     path("api/v1/oms/customers/", include("customers.urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),  # /metrics
 ]

@@ -1,9 +1,15 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
+
 from customers.filters import CustomerFilterSet
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from oms.views import ListAPIView
 
 
+# The rest of the operation (parameters, formats, errors) comes from the view: oms/schema.py.
+@extend_schema_view(
+    get=extend_schema(operation_id="customers_list_simple", summary="List customers - simple")
+)
 class CustomerListSimpleView(ListAPIView):
     """Customers, page by page, for business intelligence tools.
 

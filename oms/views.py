@@ -7,18 +7,22 @@ from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.metadata import ListMetadata
+
 
 class ListAPIView(generics.ListAPIView):
     """A read-only, paginated, filterable list in JSON, CSV, XLS and the browsable API.
 
     - Only GET, HEAD and OPTIONS: anything else is a 405 (with ``Allow``), decided
       before authentication so that it never turns into a 401 or 403.
+    - OPTIONS describes the list: fields, formats and filters (``oms.metadata``).
     - Tabular renderers (CSV, XLS) get the serializer's field names as their header row,
       and render list pages only: errors and the OPTIONS document are answered in JSON,
       so that neither can pass for an empty export.
     """
 
     http_method_names = ["get", "head", "options"]
+    metadata_class = ListMetadata
     download_name = "export"  # file name of CSV and XLS downloads, without extension
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -16,6 +17,12 @@ from customers.demo import load_demo_data
 from customers.models import Customer
 
 LIST_URL = "/api/v1/oms/customers/list-simple/"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Throttle counts live in the cache: each test starts from none."""
+    cache.clear()
 FIXTURES = Path(__file__).with_name("fixtures")
 
 

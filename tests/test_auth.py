@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.http import HttpResponse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from customers.models import Customer
 from tests.conftest import LIST_URL
@@ -160,3 +161,17 @@ def test_unsafe_methods_are_405_for_everyone_and_change_nothing(
     assert response.status_code == 405
     assert {name.strip() for name in response["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
     assert list(Customer.objects.values()) == before
+
+
+def test_too_many_requests_is_429_with_retry_after(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "2/minute"})
+
+    statuses = [api_client.get(LIST_URL).status_code for _ in range(3)]
+    response = api_client.get(LIST_URL)
+
+    assert statuses == [200, 200, 429]
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert "throttled" in response.json()["detail"]

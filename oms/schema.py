@@ -1,0 +1,228 @@
+"""OpenAPI for OMS endpoints (drf-spectacular): what a view implies, derived from the view.
+
+- :class:`AutoSchema` (``DEFAULT_SCHEMA_CLASS``) documents ``?format=`` with every
+  renderer's format, the tabular renderers' bodies (CSV text, binary workbooks, under
+  each media type the negotiation accepts) next to the JSON page, and the error
+  responses the view's filters, pagination, authentication, permissions and throttles
+  can give.
+- :class:`FilterSetExtension` types integer filters as their form fields validate them
+  and gives ordering filters one sort key.
+- :class:`TokenScheme` describes ``oms.authentication.TokenAuthentication``.
+
+A view only adds what cannot be derived (summary, description, operation id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uritemplate
+from django import forms
+from django.db.models import Model
+from django_filters import Filter, FilterSet, OrderingFilter
+from drf_spectacular import openapi
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import ResolvedComponent, build_parameter_type
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
+from rest_framework.settings import api_settings
+
+from oms.negotiation import MEDIA_TYPE_ALIASES
+
+# Error bodies, as DRF's exception handler writes them.
+ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ErrorDetail": {
+        "type": "object",
+        "description": "An error: what went wrong, in `detail`.",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+    },
+    "ValidationError": {
+        "type": "object",
+        "description": "Each invalid query parameter by name, with its error messages.",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "example": {"limit": ["Ensure this value is less than or equal to 1000."]},
+    },
+}
+
+
+def is_array(parameter: dict[str, Any]) -> bool:
+    return parameter["schema"].get("type") == "array"
+
+
+def is_tabular(renderer: BaseRenderer) -> bool:
+    """Whether the renderer writes rows of a list page (see ``oms.renderers``)."""
+    return getattr(renderer, "tabular", False)
+
+
+def media_type_of(renderer: BaseRenderer) -> str:
+    return renderer.media_type.split(";")[0].strip()
+
+
+def tabular_body_schema(renderer: BaseRenderer) -> dict[str, Any]:
+    """A tabular body is a document, not JSON: text, or bytes when the renderer has no
+    charset (DRF's convention for binary output)."""
+    if renderer.charset is None:
+        return {"type": "string", "format": "binary"}
+    return {"type": "string"}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, plus what OMS views imply but do not declare."""
+
+    def documented_renderers(self) -> list[BaseRenderer]:
+        """Renderers of data: the browsable API is HTML for people, not a response body
+        a client should expect (drf-spectacular leaves it out for the same reason)."""
+        return [r for r in self.view.get_renderers() if not isinstance(r, BrowsableAPIRenderer)]
+
+    def _get_format_parameters(self) -> list[dict[str, Any]]:
+        # drf-spectacular leaves the browsable API's format out of the enum, yet
+        # ?format=html is a request the view answers.
+        renderers = self.view.get_renderers()
+        if not api_settings.URL_FORMAT_OVERRIDE or len(renderers) < 2:
+            return []
+        choices = ", ".join(f"`{r.format}` ({media_type_of(r)})" for r in renderers)
+        return [
+            build_parameter_type(
+                name=api_settings.URL_FORMAT_OVERRIDE,
+                schema={"type": "string"},
+                location=OpenApiParameter.QUERY,
+                enum=[r.format for r in renderers],
+                description=f"Response format, instead of the Accept header: {choices}.",
+            )
+        ]
+
+    def _get_response_for_code(
+        self,
+        serializer: Any,
+        status_code: str,
+        media_types: list[str] | None = None,
+        direction: str = "response",
+    ) -> dict[str, Any]:
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        # Media types given by @extend_schema say what they are; derived ones all got the
+        # serializer's schema, which is wrong for tabular renderers.
+        if media_types or not status_code.startswith("2"):
+            return response
+        content = response.get("content", {})
+        for renderer in self.documented_renderers():
+            media_type = media_type_of(renderer)
+            if is_tabular(renderer) and media_type in content:
+                aliases = [a for a, name in MEDIA_TYPE_ALIASES.items() if name == media_type]
+                for name in (media_type, *aliases):
+                    content[name] = {"schema": tabular_body_schema(renderer)}
+        return response
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        if direction == "response":
+            for code, response in self.get_error_responses().items():
+                responses.setdefault(code, response)
+        return responses
+
+    def get_error_responses(self) -> dict[str, dict[str, Any]]:
+        """The error responses this operation can give, by status code."""
+        errors: dict[str, tuple[str, str]] = {}
+        if self._get_filter_parameters() or self._get_pagination_parameters():
+            errors["400"] = ("ValidationError", "Invalid query parameters.")
+        permissions = self.view.get_permissions()
+        if any(not isinstance(permission, AllowAny) for permission in permissions):
+            # DRF answers 401 only when an authenticator names a WWW-Authenticate scheme.
+            if self.view.get_authenticate_header(self.view.request):
+                errors["401"] = ("ErrorDetail", "No credentials, or invalid ones.")
+            errors["403"] = ("ErrorDetail", "Authenticated without the permission needed.")
+        not_found = [
+            *(["a page that does not exist"] if self._get_pagination_parameters() else []),
+            *(["an unknown object"] if uritemplate.variables(self.path) else []),
+            *(["an unknown format"] if self._get_format_parameters() else []),
+        ]
+        if not_found:
+            errors["404"] = ("ErrorDetail", f"Not found: {', or '.join(not_found)}.")
+        if self.view.get_throttles():
+            errors["429"] = ("ErrorDetail", "Too many requests.")
+        return {
+            code: {
+                "content": {
+                    media_type: {"schema": self.error_schema_ref(name)}
+                    for media_type in self.error_media_types()
+                },
+                "description": description,
+            }
+            for code, (name, description) in errors.items()
+        }
+
+    def error_media_types(self) -> list[str]:
+        """Errors are never tabular: ``oms.views.ListAPIView`` renders them in JSON."""
+        renderers = [r for r in self.documented_renderers() if not is_tabular(r)]
+        return list(dict.fromkeys(media_type_of(r) for r in renderers))
+
+    def error_schema_ref(self, name: str) -> dict[str, str]:
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=ERROR_SCHEMAS[name]
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
+
+
+class FilterSetExtension(DjangoFilterExtension):
+    """django-filter's parameters, with integer filters typed by their form field and
+    ordering filters taking one sort key.
+
+    drf-spectacular types a plain ``Filter`` (such as ``oms.filters.IntegerFilter``) from
+    the model field: ``channel_id`` came out nullable, as its foreign key is, although the
+    parameter cannot be null, and without the 64-bit bounds the filter enforces.
+
+    An ``OrderingFilter`` also takes comma-separated keys, which drf-spectacular states as
+    an array with ``explode: false``; generated clients ignore ``explode`` and repeat the
+    parameter (``sort=a&sort=b``), of which django-filter reads the last only. One key,
+    as documented, is what every client sends alike.
+    """
+
+    priority = 1  # over drf-spectacular's extension for the same backend
+
+    def resolve_filter_field(
+        self,
+        auto_schema: openapi.AutoSchema,
+        model: type[Model],
+        filterset_class: type[FilterSet],
+        field_name: str,
+        filter_field: Filter,
+    ) -> list[dict[str, Any]]:
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        form_field = filter_field.field
+        for parameter in parameters:
+            if isinstance(filter_field, OrderingFilter):
+                parameter["schema"] = parameter["schema"]["items"]
+                del parameter["explode"], parameter["style"]
+            # Lists (django-filter's CSV filters) keep their shape.
+            elif isinstance(form_field, forms.IntegerField) and not is_array(parameter):
+                bounds = {"min_value": form_field.min_value, "max_value": form_field.max_value}
+                field = serializers.IntegerField(**bounds)
+                parameter["schema"] = auto_schema._map_serializer_field(field, "request")
+        return parameters
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Token <key>`` or ``Bearer <key>``.
+
+    drf-spectacular's own extension for DRF's class would describe one keyword only.
+    OpenAPI 3.0 has no scheme for a header with a choice of prefixes: an API key in the
+    header, whose value carries the prefix, is the closest.
+    """
+
+    target_class = "oms.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: openapi.AutoSchema) -> dict[str, Any]:
+        values = " or ".join(f"`{keyword} <key>`" for keyword in self.target.keywords)
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": f"A token, sent as {values}.",
+        }

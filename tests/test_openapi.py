@@ -1,0 +1,326 @@
+"""The OpenAPI schema: public, valid, complete for every API view, true to the responses,
+and good enough to generate a working Python client."""
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import URLResolver, get_resolver, path
+from django_filters import CharFilter, Filter
+from drf_spectacular.generators import SchemaGenerator
+from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from openapi_spec_validator import validate
+from pytest_django.live_server_helper import LiveServer
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from channels.models import Channel
+from customers.filters import CustomerFilterSet
+from customers.models import Customer
+from customers.serializers import CustomerSimpleSerializer
+from customers.views import CustomerListSimpleView
+from oms.filters import INT64_MAX, INT64_MIN, DateTimeFilter, IntegerFilter, SortFilter
+from oms.renderers import XLSX_MEDIA_TYPE
+from tests.conftest import LIST_URL
+
+SCHEMA_URL = "/api/schema/"
+API_PREFIX = "api/v1/"
+SORT_KEYS = {"id", "-id", "modified_date", "-modified_date"}
+FORMATS = {"json", "csv", "xls", "html"}
+PAGINATION = {"page", "limit", "page_size"}
+PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": 1000}
+CLIENT_PACKAGE = "oms_api_client"
+ERROR_CODES = {"400", "401", "403", "404", "429"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    """The schema as anyone gets it, in JSON."""
+    response = Client().get(SCHEMA_URL, {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def operation(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema["paths"][LIST_URL]["get"]
+
+
+@pytest.fixture(scope="module")
+def parameters(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The list operation's query parameters by name."""
+    return {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+
+
+def resolve(node: Any, schema: dict[str, Any]) -> Any:
+    """``node`` with every ``$ref`` replaced by the part of ``schema`` it points to."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = schema
+            for key in node["$ref"].removeprefix("#/").split("/"):
+                target = target[key]
+            return resolve(target, schema)
+        return {key: resolve(value, schema) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item, schema) for item in node]
+    return node
+
+
+def test_schema_is_public_valid_openapi_in_yaml_and_json(schema: dict[str, Any]) -> None:
+    validate(schema)
+    # YAML by default; a stale token does not make it a 401.
+    response = Client().get(SCHEMA_URL, HTTP_AUTHORIZATION="Token stale")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi;")
+    assert yaml.safe_load(response.content) == schema
+    assert schema["info"]["title"] == "OMS customer service API"
+    assert Client().options(SCHEMA_URL).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_documentation_pages_are_public_and_self_hosted(url: str) -> None:
+    response = Client().get(url)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/" in page
+    assert "cdn." not in page
+
+
+def expected_filter_schema(filter_: Filter) -> dict[str, Any]:
+    """The schema of each kind of filter the OMS uses; a new kind needs a line here."""
+    if isinstance(filter_, SortFilter):
+        return {"type": "string", "enum": SORT_KEYS}
+    if isinstance(filter_, IntegerFilter):
+        return {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX}
+    if isinstance(filter_, DateTimeFilter):
+        return {"type": "string", "format": "date-time"}
+    if isinstance(filter_, CharFilter):
+        return {"type": "string"}
+    raise AssertionError(f"no expected schema for {type(filter_).__name__}")
+
+
+def with_enum_as_set(schema: dict[str, Any]) -> dict[str, Any]:
+    return {key: set(value) if key == "enum" else value for key, value in schema.items()}
+
+
+def test_every_filter_is_documented_with_its_type(
+    parameters: dict[str, dict[str, Any]],
+) -> None:
+    for name, filter_ in CustomerFilterSet.base_filters.items():
+        assert name in parameters, f"filter {name} is missing from the schema"
+        assert with_enum_as_set(parameters[name]["schema"]) == expected_filter_schema(filter_), name
+
+
+def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]]) -> None:
+    assert set(parameters) == {*CustomerFilterSet.base_filters, *PAGINATION, "format"}
+    assert parameters["page"]["schema"] == {"type": "integer", "minimum": 1}
+    # No "default": generated clients would send it always, and `limit` would then
+    # override `page_size`.
+    assert parameters["limit"]["schema"] == PAGE_SIZE
+    assert "10 if neither" in parameters["limit"]["description"]
+    assert parameters["page_size"]["schema"] == PAGE_SIZE
+    assert "Alias of `limit`; `limit` wins" in parameters["page_size"]["description"]
+    assert with_enum_as_set(parameters["format"]["schema"]) == {"type": "string", "enum": FORMATS}
+
+
+def api_views(
+    resolver: URLResolver | None = None, prefix: str = ""
+) -> Iterator[tuple[str, type[APIView]]]:
+    """(OpenAPI path, view class) of every URL pattern under /api/v1/ served by DRF."""
+    for pattern in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from api_views(pattern, route)
+            continue
+        view = getattr(pattern.callback, "cls", None)
+        if route.startswith(API_PREFIX) and isinstance(view, type) and issubclass(view, APIView):
+            yield "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route), view
+
+
+def test_every_api_view_is_in_the_schema(schema: dict[str, Any]) -> None:
+    views = dict(api_views())
+    assert LIST_URL in views  # the walk finds the API at all
+
+    for url, view in views.items():
+        # OPTIONS and HEAD come with every view and are not operations of their own.
+        methods = {m for m in view.http_method_names if hasattr(view, m)} - {"options", "head"}
+        assert set(schema["paths"].get(url, {})) == methods, url
+
+
+def test_list_responses(operation: dict[str, Any], schema: dict[str, Any]) -> None:
+    responses = operation["responses"]
+    content = responses["200"]["content"]
+    assert list(content) == ["application/json", "text/csv", "application/xls", XLSX_MEDIA_TYPE]
+    assert content["text/csv"]["schema"] == {"type": "string"}
+    for media_type in ("application/xls", XLSX_MEDIA_TYPE):
+        assert content[media_type]["schema"] == {"type": "string", "format": "binary"}
+
+    page = resolve(content["application/json"]["schema"], schema)
+    assert list(page["properties"]) == ["count", "next", "previous", "results"]
+    customer = page["properties"]["results"]["items"]["properties"]
+    assert list(customer) == list(CustomerSimpleSerializer().fields)
+    assert customer["created_date"]["format"] == customer["modified_date"]["format"] == "date-time"
+
+    assert set(responses) >= ERROR_CODES
+    for code in ERROR_CODES:
+        assert list(responses[code]["content"]) == ["application/json"], code
+    errors = resolve(responses["400"]["content"]["application/json"]["schema"], schema)
+    assert errors["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+    for code in ERROR_CODES - {"400"}:
+        error = resolve(responses[code]["content"]["application/json"]["schema"], schema)
+        assert error["properties"] == {"detail": {"type": "string"}}, code
+        assert error["required"] == ["detail"], code
+
+
+def list_responses(**initkwargs: Any) -> dict[str, Any]:
+    """The list operation's responses, for the view configured with ``initkwargs``."""
+    patterns = [path("customers/", CustomerListSimpleView.as_view(**initkwargs))]
+    schema = SchemaGenerator(patterns=patterns).get_schema(public=True)
+    return schema["paths"]["/customers/"]["get"]["responses"]
+
+
+class Unlimited(BaseThrottle):
+    def allow_request(self, request: Any, view: Any) -> bool:
+        return True
+
+
+def test_too_many_requests_is_documented_when_the_view_throttles() -> None:
+    assert "429" not in list_responses(throttle_classes=[])
+
+    responses = list_responses(throttle_classes=[Unlimited])
+
+    assert responses["429"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorDetail"
+    }
+
+
+def test_security_scheme(schema: dict[str, Any], operation: dict[str, Any]) -> None:
+    scheme = schema["components"]["securitySchemes"]["tokenAuth"]
+
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert "`Token <key>`" in scheme["description"]
+    assert "`Bearer <key>`" in scheme["description"]
+    assert {"tokenAuth": []} in operation["security"]
+
+
+@pytest.fixture
+def stranger_client(db: None) -> APIClient:
+    """Authenticated, without the permission to read customers."""
+    client = APIClient()
+    key = Token.objects.create(user=User.objects.create_user("stranger")).key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.mark.parametrize(
+    ("client_fixture", "params", "status"),
+    [
+        ("api_client", {"limit": 5, "sort": "-modified_date"}, 200),
+        ("api_client", {"limit": 0, "id__gt": "x"}, 400),
+        ("anonymous_client", {}, 401),
+        ("stranger_client", {}, 403),
+        ("api_client", {"page": 99}, 404),
+        ("api_client", {"format": "yaml"}, 404),
+    ],
+)
+def test_json_responses_match_the_schema(
+    request: pytest.FixtureRequest,
+    make_customer: Callable[..., Customer],
+    channel: Channel,
+    operation: dict[str, Any],
+    schema: dict[str, Any],
+    client_fixture: str,
+    params: dict[str, Any],
+    status: int,
+) -> None:
+    make_customer(channel=channel, phone_number="05555554433", erp_code="E1")
+    make_customer()  # no channel, phone number or ERP code: nulls
+    response = request.getfixturevalue(client_fixture).get(LIST_URL, params)
+
+    assert response.status_code == status
+    body = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+    validator = OAS30ReadValidator(resolve(body, schema), format_checker=oas30_format_checker)
+    validator.validate(response.json())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("data_format", ["csv", "xls"])
+def test_spreadsheets_come_in_a_documented_media_type(
+    api_client: APIClient, operation: dict[str, Any], data_format: str
+) -> None:
+    response = api_client.get(LIST_URL, {"format": data_format})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] in operation["responses"]["200"]["content"]
+
+
+@pytest.fixture(scope="module")
+def generated_client(
+    schema: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ModuleType]:
+    """The Python client openapi-python-client generates from the served schema."""
+    folder = tmp_path_factory.mktemp("generated")
+    schema_file = folder / "schema.json"
+    schema_file.write_text(json.dumps(schema), encoding="utf-8")
+    config = folder / "config.yaml"
+    config.write_text("post_hooks: []\n", encoding="utf-8")  # no formatting of the output
+    command = [
+        str(Path(sys.executable).with_name("openapi-python-client")),
+        *("generate", "--path", str(schema_file), "--output-path", str(folder / CLIENT_PACKAGE)),
+        *("--meta", "none", "--config", str(config)),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Warning" not in output, output  # any warning is a flaw of the schema
+
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module(CLIENT_PACKAGE)
+    finally:
+        sys.path.remove(str(folder))
+        for name in [m for m in sys.modules if m.partition(".")[0] == CLIENT_PACKAGE]:
+            del sys.modules[name]
+
+
+def test_generated_client_fetches_a_filtered_page(
+    generated_client: ModuleType, transactional_db: None, live_server: LiveServer
+) -> None:
+    api = importlib.import_module(f"{CLIENT_PACKAGE}.api.customers.customers_list_simple")
+    models = importlib.import_module(f"{CLIENT_PACKAGE}.models")
+    user = User.objects.create_user("generated-client")
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    key = Token.objects.create(user=user).key
+    wanted = Customer.objects.create(omnitron_id=1, email="wanted@example.com")
+    Customer.objects.create(omnitron_id=2, email="other@example.com")
+    client = generated_client.AuthenticatedClient(
+        base_url=live_server.url, token=key, prefix="Token"
+    )
+
+    page = api.sync(client=client, email=wanted.email, limit=5)
+
+    assert isinstance(page, models.PaginatedCustomerSimpleList)
+    assert page.count == 1
+    (customer,) = page.results
+    assert isinstance(customer, models.CustomerSimple)
+    assert (customer.id, customer.email, customer.modified_date) == (
+        wanted.id,
+        wanted.email,
+        wanted.modified_date,
+    )
+    # Errors are parsed too.
+    error = api.sync(client=generated_client.Client(base_url=live_server.url))
+    assert isinstance(error, models.ErrorDetail)
