@@ -23,6 +23,8 @@ LIST_URL = "/api/v1/oms/customers/list-simple/"
 def _empty_cache() -> None:
     """Throttle counts live in the cache: each test starts from none."""
     cache.clear()
+
+
 FIXTURES = Path(__file__).with_name("fixtures")
 
 

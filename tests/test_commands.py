@@ -104,3 +104,22 @@ def test_issue_token_grants_an_existing_user_read_access_and_keeps_its_key() -> 
     user = User.objects.get(pk=user.pk)
     assert user.has_perm("customers.view_customer")
     assert user.check_password("s3cret-pass")
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_load_demo_data_draws_a_progress_bar_only_on_a_terminal() -> None:
+    log, terminal, quiet = StringIO(), Terminal(), Terminal()
+
+    call_command("load_demo_data", stdout=StringIO(), stderr=log)
+    call_command("load_demo_data", "--customers", "150", stdout=StringIO(), stderr=terminal)
+    call_command("load_demo_data", "--customers", "160", "--no-progress", stdout=StringIO(),
+                 stderr=quiet)  # fmt: skip
+
+    assert log.getvalue() == quiet.getvalue() == ""
+    assert "100%" in terminal.getvalue()
+    assert "customers" in terminal.getvalue()
+    assert Customer.objects.count() == 160
