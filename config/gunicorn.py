@@ -9,8 +9,6 @@ import os
 import shutil
 import tempfile
 
-from prometheus_client import multiprocess
-
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: requests are short database reads. Two per core, plus one, by default.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -30,8 +28,11 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
-# Prometheus metrics from every worker, not from whichever one answers the scrape.
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+# Prometheus metrics from every worker, not from whichever one answers the scrape. The
+# variable must be set before prometheus_client is first imported (it picks its value
+# store at import), hence the imports inside the hooks below.
+OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oms-prometheus-")
 
 
@@ -43,4 +44,11 @@ def on_starting(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

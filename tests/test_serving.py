@@ -45,12 +45,13 @@ def gunicorn(tmp_path: Path) -> Iterator[str]:
         "SECURE_SSL_REDIRECT": "false",
         "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
         "WEB_CONCURRENCY": "2",
+        "TMPDIR": str(tmp_path),  # where the configuration puts its metrics folder
     }
     subprocess.run([BIN / "python", "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     server = subprocess.Popen(
         [BIN / "gunicorn", "-c", "python:config.gunicorn", "config.wsgi"],
         cwd=ROOT,
-        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
+        env=env,  # no PROMETHEUS_MULTIPROC_DIR: the configuration makes its own
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
