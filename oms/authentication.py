@@ -1,22 +1,179 @@
-"""Token authentication: ``Authorization: Token <key>`` or ``Authorization: Bearer <key>``."""
+"""Token authentication: ``Authorization: Token <key>`` or ``Authorization: Bearer <key>``.
 
+Tokens live in the project's model named by ``settings.OMS_TOKEN_MODEL`` (like
+``AUTH_USER_MODEL``), so that this toolkit imports no app. The model stores the SHA-256
+digest of each key (:func:`key_digest`), never the key, and has these fields:
+
+- ``digest``: the key's digest, unique;
+- ``user``: a foreign key to the user model;
+- ``expires``, ``revoked``, ``last_used``: nullable datetimes;
+- ``channels``: a many-to-many relation to the channels the token may read; none means
+  every channel.
+
+A request costs one query: the token, its user and its channel ids together. A second
+one, an UPDATE of ``last_used``, comes at most once a minute per token.
+``request.auth`` is the token, with ``channel_ids`` (a frozenset, empty when the token is
+not limited to channels) set; ``oms.views.ListAPIView`` narrows its lists to them.
+"""
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Aggregate, CharField, Model, OuterRef, Q, Subquery
+from django.utils import timezone
 from rest_framework import authentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+# Keys are visible ASCII. The length bound keeps a huge header from costing any work.
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,256}")
+# last_used is a hint for people reviewing tokens: minute precision spares the database
+# a write on every request.
+LAST_USED_PRECISION = timedelta(seconds=60)
 
-class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication, also accepting the RFC 6750 ``Bearer`` keyword.
 
-    Schemes are case-insensitive (RFC 9110), as in DRF.
+def key_digest(key: str) -> str:
+    """The SHA-256 hex digest of a key: what the token table stores instead of the key.
+
+    A fast, unsalted hash is right for keys, unlike passwords: they are random values of
+    160 bits or more, so no hash speed makes guessing one from a leaked digest feasible,
+    while a slow password hash (PBKDF2, Argon2) would cost milliseconds of CPU on every
+    request, and a salt would stop the digest from being the lookup key.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def get_token_model() -> type[Model]:
+    """The model named by ``settings.OMS_TOKEN_MODEL`` (``"app_label.ModelName"``)."""
+    name = getattr(settings, "OMS_TOKEN_MODEL", None)
+    try:
+        return apps.get_model(name, require_ready=False)
+    except (TypeError, ValueError, LookupError) as error:
+        raise ImproperlyConfigured(
+            f"OMS_TOKEN_MODEL must name an installed model as 'app_label.ModelName', not {name!r}"
+        ) from error
+
+
+class IdList(Aggregate):
+    """The group's values as one comma-separated string (Django 5.2 has no portable one)."""
+
+    function = "GROUP_CONCAT"  # SQLite, MySQL
+    output_field = CharField()
+
+    def as_postgresql(
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, Any]:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="STRING_AGG",
+            template="%(function)s(%(expressions)s::text, ',')",
+            **extra_context,
+        )
+
+
+def channel_ids_subquery(model: type[Model]) -> Subquery:
+    """The token's channel ids, comma-separated (NULL for none), as a column of its row."""
+    relation = model._meta.get_field("channels")
+    through = relation.remote_field.through
+    token, channel = relation.m2m_field_name(), relation.m2m_reverse_field_name()
+    ids = (
+        through._default_manager.filter(**{token: OuterRef("pk")})
+        .order_by()
+        .values(token)  # GROUP BY the token: one row
+        .annotate(ids=IdList(channel))
+        .values("ids")
+    )
+    return Subquery(ids, output_field=CharField())
+
+
+def parse_ids(ids: str | None) -> frozenset[int]:
+    return frozenset(int(value) for value in ids.split(",")) if ids else frozenset()
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    """``Token <key>`` or ``Bearer <key>`` (RFC 6750); schemes are case-insensitive.
+
+    No header, or another scheme, leaves the request to the next authenticator. A key
+    that is malformed, unknown, expired or revoked, or whose user is inactive, is a 401
+    whose message never repeats the key.
     """
 
     keywords = ("Token", "Bearer")
 
-    def authenticate(self, request: Request):
-        scheme = authentication.get_authorization_header(request).split()[:1]
-        for keyword in self.keywords:
-            if scheme and scheme[0].lower() == keyword.lower().encode():
-                # DRF matches self.keyword; an authenticator instance serves one request.
-                self.keyword = keyword
-                break
-        return super().authenticate(request)
+    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Model] | None:
+        key = self.get_key(request)
+        if key is None:
+            return None
+        token = self.get_token(key)
+        self.record_use(token, timezone.now())
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keywords[0]
+
+    def get_key(self, request: Request) -> str | None:
+        """The key of a ``Token``/``Bearer`` header, None for no header or another scheme."""
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if isinstance(header, bytes):  # WSGI gives latin-1 text; the test client may not
+            header = header.decode("latin-1")
+        words = header.split()
+        if not words or words[0].lower() not in {keyword.lower() for keyword in self.keywords}:
+            return None
+        if len(words) == 1:
+            raise AuthenticationFailed("Invalid token header. No credentials provided.")
+        if len(words) > 2:
+            raise AuthenticationFailed(
+                "Invalid token header. Token string should not contain spaces."
+            )
+        if not KEY_PATTERN.fullmatch(words[1]):
+            raise AuthenticationFailed("Invalid token.")
+        return words[1]
+
+    def get_token(self, key: str) -> Model:
+        """The key's token, with its user and ``channel_ids``, in one query; or a 401."""
+        model = get_token_model()
+        digest = key_digest(key)
+        token = (
+            model._default_manager.select_related("user")
+            .annotate(oms_channel_ids=channel_ids_subquery(model))
+            .filter(digest=digest)
+            .first()
+        )
+        # The lookup found the digest already; comparing again in constant time guards
+        # against a database whose comparison is looser (case-insensitive collations).
+        if token is None or not hmac.compare_digest(token.digest, digest):
+            raise AuthenticationFailed("Invalid token.")
+        self.check_usable(token, timezone.now())
+        token.channel_ids = parse_ids(token.oms_channel_ids)
+        return token
+
+    @staticmethod
+    def check_usable(token: Model, now: datetime) -> None:
+        if token.revoked is not None:
+            raise AuthenticationFailed("Token revoked.")
+        if token.expires is not None and token.expires <= now:
+            raise AuthenticationFailed("Token expired.")
+        if not token.user.is_active:
+            raise AuthenticationFailed("User inactive or deleted.")
+
+    @staticmethod
+    def record_use(token: Model, now: datetime) -> None:
+        """Set ``last_used`` to now unless it is under a minute old.
+
+        Most requests find it fresh and write nothing. The condition is repeated in the
+        UPDATE so that concurrent requests on a stale token change the row once.
+        """
+        stale_before = now - LAST_USED_PRECISION
+        if token.last_used is not None and token.last_used >= stale_before:
+            return
+        stale = Q(last_used__isnull=True) | Q(last_used__lt=stale_before)
+        type(token)._default_manager.filter(stale, pk=token.pk).update(last_used=now)
+        token.last_used = now

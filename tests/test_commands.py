@@ -1,16 +1,13 @@
-"""Management commands: load_demo_data and issue_token."""
+"""Management commands: load_demo_data (issue_token and the other token commands are in
+test_tokens.py)."""
 
-import re
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from rest_framework.test import APIClient
 
 from channels.models import Channel
 from customers.models import Customer
-from tests.conftest import LIST_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -80,30 +77,6 @@ def test_new_customers_get_fresh_ids_after_the_demo_load(make_customer) -> None:
 def test_load_demo_data_refuses_fewer_than_the_documented_customers() -> None:
     with pytest.raises(CommandError, match="at least 10"):
         run("load_demo_data", "--customers", "9")
-
-
-def test_issue_token_prints_a_working_key_and_nothing_else() -> None:
-    output = run("issue_token", "analyst")
-
-    key = output.strip()
-    assert re.fullmatch(r"[0-9a-f]{40}", key)
-    assert output == f"{key}\n"
-    user = User.objects.get(username="analyst")
-    assert user.has_perm("customers.view_customer")
-    assert not user.has_usable_password()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get(LIST_URL).status_code == 200
-
-
-def test_issue_token_grants_an_existing_user_read_access_and_keeps_its_key() -> None:
-    user = User.objects.create_user("ops", password="s3cret-pass")
-    key = run("issue_token", "ops").strip()
-
-    assert run("issue_token", "ops").strip() == key
-    user = User.objects.get(pk=user.pk)
-    assert user.has_perm("customers.view_customer")
-    assert user.check_password("s3cret-pass")
 
 
 class Terminal(StringIO):

@@ -1,0 +1,1 @@
+"""API tokens: hashed, named, expiring, revocable and optionally limited to channels."""
