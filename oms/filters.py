@@ -1,5 +1,6 @@
 """Filter building blocks for OMS FilterSets, and how a FilterSet describes itself in OPTIONS."""
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,21 +34,48 @@ class IntegerFilter(django_filters.Filter):
     field_class = BoundedIntegerField
 
 
+# A datetime whose offset lost its "+": in a query string an unencoded "+" is a space.
+SPACE_FOR_PLUS_OFFSET = re.compile(
+    r"(?P<datetime>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)"
+    r" (?P<offset>\d{2}(?::?\d{2})?)",
+    re.ASCII,
+)
+
+
+def restore_offset_sign(value: str) -> str:
+    """``2023-09-01T12:00:00 03:00`` becomes ``2023-09-01T12:00:00+03:00``.
+
+    Clients that put an offset in a URL without encoding its ``+`` as ``%2B`` send a
+    space instead. Only a single space standing exactly where the sign would be (after
+    a complete time, before ``HH:MM``, ``HHMM`` or ``HH``) is taken for a lost ``+``;
+    anything else is left to the parser to accept or refuse.
+    """
+    match = SPACE_FOR_PLUS_OFFSET.fullmatch(value.strip())
+    return f"{match['datetime']}+{match['offset']}" if match else value
+
+
 class UTCDateTimeField(IsoDateTimeField):
-    """An ISO 8601 datetime (``Z``, an offset, or a date for 00:00) that exists in UTC.
+    """An ISO 8601 datetime (``Z``, an offset, or a date for 00:00) that exists in UTC,
+    given to the query in UTC.
 
     ``9999-12-31T23:59:59-01:00`` parses, but its UTC instant is past year 9999: the
-    database adapter's conversion to UTC would raise ``OverflowError`` (a 500).
+    conversion to UTC raises ``OverflowError``, and the value is invalid. Offsets up to
+    ±23:59 are valid ISO 8601 and Python, but PostgreSQL refuses one beyond ±15:59
+    (``time zone displacement out of range``, a 500) when the datetime is sent with it:
+    in UTC, every offset is fine.
+    An offset whose ``+`` arrived as a space is repaired (:func:`restore_offset_sign`).
     """
 
     def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, str):
+            value = restore_offset_sign(value)
         parsed = super().to_python(value)
-        if parsed is not None:
-            try:
-                parsed.astimezone(UTC)
-            except OverflowError:
-                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return parsed
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 class DateTimeFilter(django_filters.IsoDateTimeFilter):

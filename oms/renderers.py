@@ -4,17 +4,51 @@ CSV and XLS render one page of rows (``data["results"]``) under a header row of 
 serializer's field names, in field order, taken from ``renderer_context["header"]``
 (set by ``oms.views.ListAPIView``). They are ``tabular``: they render list pages only,
 and the view answers anything else (errors, OPTIONS) in JSON.
+
+Both neutralise text that a spreadsheet would take for a formula, by one rule
+(:func:`neutralise_formula`); JSON is the data as it is.
 """
 
+import codecs
+from collections.abc import Iterator
 from io import BytesIO
+from itertools import islice
 from typing import Any
 
+from drf_excel.fields import XLSXField
 from drf_excel.renderers import XLSXRenderer
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from rest_framework import renderers
+from rest_framework.request import Request
 from rest_framework_csv.renderers import PaginatedCSVRenderer
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# OWASP's CSV Injection page: a cell starting with one of these can be read as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """``value`` for a spreadsheet cell: text starting with a formula trigger gets a
+    leading ``'``, as OWASP recommends, so that spreadsheets show it as text instead of
+    evaluating it (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``).
+
+    Only strings change: numbers (ids, negative ones too), None and dates stay what
+    they are. A phone number such as ``+905551234567`` is text and gets the quote.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
+
+
+def xlsx_cell_value(value: Any) -> Any:
+    """``value`` for a workbook cell: :func:`neutralise_formula`, after removing the
+    control characters a workbook cannot hold (openpyxl refuses them; tab, CR and LF are
+    allowed), as drf-excel does."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return neutralise_formula(value)
 
 
 def set_attachment(renderer_context: dict[str, Any], extension: str) -> None:
@@ -26,9 +60,17 @@ def set_attachment(renderer_context: dict[str, Any], extension: str) -> None:
 
 
 class CSVRenderer(PaginatedCSVRenderer):
-    """The page's rows as CSV; an empty page is just the header row."""
+    """The page's rows as CSV; an empty page is just the header row.
+
+    Data cells go through :func:`neutralise_formula`; the header row is the serializer's
+    field names, as they are. ``?bom=1`` starts the body with a UTF-8 byte order mark:
+    without one, Excel reads a CSV file in the computer's legacy code page and garbles
+    ``İ``, ``ş`` or ``漢字``; with one, other CSV readers may take it for part of the first
+    column's name, hence opt-in.
+    """
 
     tabular = True
+    bom_query_param = "bom"
 
     def render(
         self,
@@ -39,7 +81,43 @@ class CSVRenderer(PaginatedCSVRenderer):
     ) -> bytes:
         renderer_context = renderer_context or {}
         set_attachment(renderer_context, "csv")
-        return super().render(data, accepted_media_type, renderer_context, writer_opts)
+        body = super().render(data, accepted_media_type, renderer_context, writer_opts)
+        if self.wants_bom(renderer_context.get("request")):
+            body = codecs.BOM_UTF8 + body  # the body is UTF-8 (settings.DEFAULT_CHARSET)
+        return body
+
+    def tablize(
+        self, data: Any, header: list[str] | None = None, labels: dict[str, str] | None = None
+    ) -> Iterator[list[Any]]:
+        rows = super().tablize(data, header=header, labels=labels)
+        yield from islice(rows, 1)  # the header row, when there is one, comes first
+        for row in rows:
+            yield [neutralise_formula(cell) for cell in row]
+
+    def wants_bom(self, request: Request | None) -> bool:
+        return request is not None and request.query_params.get(self.bom_query_param) == "1"
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """OpenAPI query parameters of this format, as filter backends and paginators
+        declare theirs (``oms.schema.AutoSchema`` collects them)."""
+        return [
+            {
+                "name": self.bom_query_param,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "enum": [0, 1]},
+                "description": (
+                    "`1`: start a CSV body with a UTF-8 byte order mark, which Excel needs "
+                    "to read non-ASCII text. Other formats ignore it."
+                ),
+            }
+        ]
+
+
+class SafeTextCell(XLSXField):
+    """A drf-excel text cell whose value is already safe (:func:`xlsx_cell_value`)."""
+
+    sanitize = False
 
 
 class XLSRenderer(XLSXRenderer):
@@ -68,6 +146,30 @@ class XLSRenderer(XLSXRenderer):
             # drf-excel writes no header row for an empty page.
             return self.header_only_workbook(renderer_context["header"])
         return super().render(data, accepted_media_type, renderer_context)
+
+    def _drf_to_xlsx_field(self, key: str, value: Any) -> XLSXField:
+        """drf-excel's cell for ``value``, its text neutralised by the CSV's rule.
+
+        drf-excel sanitises text cells itself (``drf_excel.utilities.sanitize_value``):
+        the same trigger characters and quote, but it first turns any value of a text
+        cell into text, so a channel id (a relation, not an integer field) became the
+        text ``"1"``, and a negative one would have been ``"'-5"``. Here the
+        value drf-excel would write (mapped, lists joined) goes through
+        :func:`xlsx_cell_value` instead, and drf-excel's sanitiser is left out. Numbers,
+        dates and booleans get drf-excel's typed cells, which it never sanitises.
+        """
+        xlsx_field = super()._drf_to_xlsx_field(key, value)
+        if not xlsx_field.sanitize:
+            return xlsx_field
+        written = xlsx_field.custom_mapping() if xlsx_field.mapping else xlsx_field.prep_value()
+        return SafeTextCell(
+            key=key,
+            value=xlsx_cell_value(written),
+            field=xlsx_field.drf_field,
+            style=xlsx_field.style,
+            mapping=None,
+            cell_style=xlsx_field.cell_style,
+        )
 
     @staticmethod
     def header_only_workbook(header: list[str]) -> bytes:
