@@ -20,13 +20,13 @@ from typing import Any, BinaryIO, NamedTuple, TextIO
 from django.core.exceptions import ValidationError
 from django.core.management.base import OutputWrapper
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
 from channels.models import Channel
 from customers.models import Customer
-from oms.db import reset_sequences
+from oms.db import bounded_transaction, reset_sequences
 from oms.progress import progress_bar
 
 # The API's columns in its order. The first three are the service's own and are ignored.
@@ -343,7 +343,9 @@ def import_rows(
 
 
 def commit_batch(batch: dict[int, dict[str, Any]], summary: ImportSummary) -> None:
-    with transaction.atomic():
+    # Bounded: BI tools' sync lookback must cover the time from the batch's modified_date
+    # stamp to its commit.
+    with bounded_transaction():
         summary.add(write_batch(list(batch.values())))
 
 
