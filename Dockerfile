@@ -15,6 +15,7 @@ COPY config ./config
 COPY oms ./oms
 COPY channels ./channels
 COPY customers ./customers
+COPY tokens ./tokens
 # The README's install command, without the development extra.
 RUN python -m pip install --upgrade pip && python -m pip install .
 

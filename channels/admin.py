@@ -1,11 +1,12 @@
 from django.contrib import admin
 
 from channels.models import Channel
+from oms.admin import BoundedTransactionAdmin
 from oms.admin_pagination import EstimatedCountPaginator
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(BoundedTransactionAdmin):
     list_display = ["id", "name", "channel_type", "omnitron_id", "is_active", "modified_date"]
     list_filter = ["channel_type", "is_active"]
     search_fields = ["name", "channel_type"]

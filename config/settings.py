@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Only for tokens' data migration, which moves DRF's plaintext keys into tokens.APIToken.
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "channels",
     "customers",
+    "tokens",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "oms.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "oms.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,13 +88,50 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
 )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Web requests get a bounded statement time; management commands and migrations do not.
+# config/wsgi.py and config/asgi.py, which only servers load, set OMS_WEB_PROCESS before
+# Django reads this module. The bound is a libpq startup option of each new connection,
+# so it costs no query, per request or per connection (a SET would).
+REQUEST_STATEMENT_TIMEOUT_MS = env.int("REQUEST_STATEMENT_TIMEOUT_MS", default=5000)
+if (
+    env.bool("OMS_WEB_PROCESS", default=False)
+    and REQUEST_STATEMENT_TIMEOUT_MS > 0
+    and DATABASES["default"]["ENGINE"].endswith(".postgresql")
+):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = (
+        f"{_options.get('options', '')} -c statement_timeout={REQUEST_STATEMENT_TIMEOUT_MS}"
+    ).strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Seconds a write transaction of the service (import batch, demo batch, admin save, model
+# save) may stay open: oms.db.bounded_transaction rolls back one that lasts longer. BI tools
+# look back SYNC_LOOKBACK seconds before their watermark (README, "Syncing from BI tools"),
+# which must cover twice the bound (a process stalled between its last check and COMMIT)
+# plus the clock error of two hosts; SYNC_LOOKBACK is documented to clients, so it is fixed.
+WRITE_TRANSACTION_TIMEOUT = env.float("WRITE_TRANSACTION_TIMEOUT", default=60.0)
+SYNC_LOOKBACK = 300
+SYNC_CLOCK_SKEW = 30  # seconds a writing host's clock may be off, each way
+if not 0 < WRITE_TRANSACTION_TIMEOUT <= (SYNC_LOOKBACK - 2 * SYNC_CLOCK_SKEW) / 2:
+    raise ImproperlyConfigured(
+        f"WRITE_TRANSACTION_TIMEOUT must be above 0 and at most "
+        f"{(SYNC_LOOKBACK - 2 * SYNC_CLOCK_SKEW) // 2} seconds: BI tools' sync lookback of "
+        f"{SYNC_LOOKBACK} s must cover twice the bound plus {SYNC_CLOCK_SKEW} s of clock error "
+        "each way."
+    )
 
 # Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # An unreachable Redis costs a request a second at most, not a worker timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -146,10 +186,25 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "oms.schema.AutoSchema",
-    # Requests per user (shared through the cache: Redis when REDIS_URL is set); 429 beyond.
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("THROTTLE_RATE", default="1000/minute")},
+    # Requests per token and view scope, counted in the cache (Redis when REDIS_URL is set,
+    # shared by every worker and host); 429 beyond. THROTTLE_RATE is the older name of
+    # THROTTLE_RATE_LIST.
+    "DEFAULT_THROTTLE_CLASSES": ["oms.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "list": env.str(
+            "THROTTLE_RATE_LIST", default=env.str("THROTTLE_RATE", default="1000/minute")
+        ),
+        "export": env.str("THROTTLE_RATE_EXPORT", default="60/minute"),
+    },
+    # Proxies in front that append the client's address to X-Forwarded-For; with none the
+    # header is ignored (a client could forge it), and REMOTE_ADDR is the client.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # A query cancelled by the statement timeout is a 503, not a 500.
+    "EXCEPTION_HANDLER": "oms.exceptions.exception_handler",
 }
+
+# The model behind oms.authentication.TokenAuthentication (hashed, expiring, revocable keys).
+OMS_TOKEN_MODEL = "tokens.APIToken"
 
 # The OpenAPI schema served at /api/schema/; oms/schema.py derives most of it from the views.
 SPECTACULAR_SETTINGS = {

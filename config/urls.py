@@ -10,6 +10,9 @@ from rest_framework.permissions import AllowAny
 # along would otherwise turn them into a 401.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
+# A server error in JSON, as the API's other errors are, with nothing of its cause.
+handler500 = "oms.exceptions.server_error"
+
 urlpatterns = [
     # "schema": the name by which the viewers find the schema.
     path("api/schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),

@@ -1,11 +1,12 @@
 from django.contrib import admin
 
 from customers.models import Customer
+from oms.admin import BoundedTransactionAdmin
 from oms.admin_pagination import EstimatedCountPaginator
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(BoundedTransactionAdmin):
     list_display = [
         "id",
         "email",

@@ -22,3 +22,4 @@ class CustomerListSimpleView(ListAPIView):
     serializer_class = CustomerSimpleSerializer
     filterset_class = CustomerFilterSet
     download_name = "customers"
+    channel_field = "channel_id"  # what a token limited to channels is narrowed by

@@ -1,10 +1,10 @@
 """OpenAPI for OMS endpoints (drf-spectacular): what a view implies, derived from the view.
 
 - :class:`AutoSchema` (``DEFAULT_SCHEMA_CLASS``) documents ``?format=`` with every
-  renderer's format, the tabular renderers' bodies (CSV text, binary workbooks, under
-  each media type the negotiation accepts) next to the JSON page, and the error
-  responses the view's filters, pagination, authentication, permissions and throttles
-  can give.
+  renderer's format and the renderers' own parameters (``?bom=``), the tabular
+  renderers' bodies (CSV text, binary workbooks, under each media type the negotiation
+  accepts) next to the JSON page, and the error responses the view's filters,
+  pagination, authentication, permissions and throttles can give.
 - :class:`FilterSetExtension` types integer filters as their form fields validate them
   and gives ordering filters one sort key.
 - :class:`TokenScheme` describes ``oms.authentication.TokenAuthentication``.
@@ -26,6 +26,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_parameter_type
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
 from rest_framework.settings import api_settings
@@ -79,21 +80,34 @@ class AutoSchema(openapi.AutoSchema):
         return [r for r in self.view.get_renderers() if not isinstance(r, BrowsableAPIRenderer)]
 
     def _get_format_parameters(self) -> list[dict[str, Any]]:
+        """``format``, then the parameters of the renderers themselves (e.g. the CSV
+        renderer's ``bom``), which a renderer declares as filter backends and paginators
+        do, with ``get_schema_operation_parameters(view)``."""
+        format_parameter = self.format_parameter()
+        return [
+            *([format_parameter] if format_parameter else []),
+            *(
+                parameter
+                for renderer in self.view.get_renderers()
+                if hasattr(renderer, "get_schema_operation_parameters")
+                for parameter in renderer.get_schema_operation_parameters(self.view)
+            ),
+        ]
+
+    def format_parameter(self) -> dict[str, Any] | None:
         # drf-spectacular leaves the browsable API's format out of the enum, yet
         # ?format=html is a request the view answers.
         renderers = self.view.get_renderers()
         if not api_settings.URL_FORMAT_OVERRIDE or len(renderers) < 2:
-            return []
+            return None
         choices = ", ".join(f"`{r.format}` ({media_type_of(r)})" for r in renderers)
-        return [
-            build_parameter_type(
-                name=api_settings.URL_FORMAT_OVERRIDE,
-                schema={"type": "string"},
-                location=OpenApiParameter.QUERY,
-                enum=[r.format for r in renderers],
-                description=f"Response format, instead of the Accept header: {choices}.",
-            )
-        ]
+        return build_parameter_type(
+            name=api_settings.URL_FORMAT_OVERRIDE,
+            schema={"type": "string"},
+            location=OpenApiParameter.QUERY,
+            enum=[r.format for r in renderers],
+            description=f"Response format, instead of the Accept header: {choices}.",
+        )
 
     def _get_response_for_code(
         self,
@@ -137,12 +151,14 @@ class AutoSchema(openapi.AutoSchema):
         not_found = [
             *(["a page that does not exist"] if self._get_pagination_parameters() else []),
             *(["an unknown object"] if uritemplate.variables(self.path) else []),
-            *(["an unknown format"] if self._get_format_parameters() else []),
+            *(["an unknown format"] if self.format_parameter() else []),
         ]
         if not_found:
             errors["404"] = ("ErrorDetail", f"Not found: {', or '.join(not_found)}.")
         if self.view.get_throttles():
             errors["429"] = ("ErrorDetail", "Too many requests.")
+        if isinstance(self.view, GenericAPIView):  # it queries the database
+            errors["503"] = ("ErrorDetail", "A query ran past the statement timeout.")
         return {
             code: {
                 "content": {

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from channels.models import Channel
 from customers.demo import load_demo_data
 from customers.models import Customer
+from tokens.issuing import issue
 
 LIST_URL = "/api/v1/oms/customers/list-simple/"
 
@@ -54,7 +54,9 @@ def reader(db: None) -> User:
 
 @pytest.fixture
 def token(reader: User) -> str:
-    return Token.objects.create(user=reader).key
+    """The key of a token of the reader's, for every channel, issued as issue_token does."""
+    _, key = issue(reader, name="tests")
+    return key
 
 
 @pytest.fixture

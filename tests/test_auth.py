@@ -6,12 +6,11 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth.models import User
 from django.http import HttpResponse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from customers.models import Customer
 from tests.conftest import LIST_URL
+from tokens.issuing import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +25,7 @@ def client_with(authorization: str) -> APIClient:
 
 
 def token_client(user: User) -> APIClient:
-    return client_with(f"Token {Token.objects.create(user=user).key}")
+    return client_with(f"Token {issue(user)[1]}")
 
 
 def session_client(user: User) -> APIClient:
@@ -163,10 +162,11 @@ def test_unsafe_methods_are_405_for_everyone_and_change_nothing(
     assert list(Customer.objects.values()) == before
 
 
-def test_too_many_requests_is_429_with_retry_after(
-    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "2/minute"})
+def test_too_many_requests_is_429_with_retry_after(api_client: APIClient, settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"list": "2/minute"},
+    }
 
     statuses = [api_client.get(LIST_URL).status_code for _ in range(3)]
     response = api_client.get(LIST_URL)

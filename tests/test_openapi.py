@@ -21,7 +21,6 @@ from drf_spectacular.generators import SchemaGenerator
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from openapi_spec_validator import validate
 from pytest_django.live_server_helper import LiveServer
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -34,6 +33,7 @@ from customers.views import CustomerListSimpleView
 from oms.filters import INT64_MAX, INT64_MIN, DateTimeFilter, IntegerFilter, SortFilter
 from oms.renderers import XLSX_MEDIA_TYPE
 from tests.conftest import LIST_URL
+from tokens.issuing import issue
 
 SCHEMA_URL = "/api/schema/"
 API_PREFIX = "api/v1/"
@@ -125,7 +125,7 @@ def test_every_filter_is_documented_with_its_type(
 
 
 def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]]) -> None:
-    assert set(parameters) == {*CustomerFilterSet.base_filters, *PAGINATION, "format"}
+    assert set(parameters) == {*CustomerFilterSet.base_filters, *PAGINATION, "format", "bom"}
     assert parameters["page"]["schema"] == {"type": "integer", "minimum": 1}
     # No "default": generated clients would send it always, and `limit` would then
     # override `page_size`.
@@ -134,6 +134,9 @@ def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]])
     assert parameters["page_size"]["schema"] == PAGE_SIZE
     assert "Alias of `limit`; `limit` wins" in parameters["page_size"]["description"]
     assert with_enum_as_set(parameters["format"]["schema"]) == {"type": "string", "enum": FORMATS}
+    # The CSV renderer's own parameter (oms/renderers.py).
+    assert parameters["bom"]["schema"] == {"type": "integer", "enum": [0, 1]}
+    assert "byte order mark" in parameters["bom"]["description"]
 
 
 def api_views(
@@ -220,7 +223,7 @@ def test_security_scheme(schema: dict[str, Any], operation: dict[str, Any]) -> N
 def stranger_client(db: None) -> APIClient:
     """Authenticated, without the permission to read customers."""
     client = APIClient()
-    key = Token.objects.create(user=User.objects.create_user("stranger")).key
+    _, key = issue(User.objects.create_user("stranger"))
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
@@ -303,7 +306,7 @@ def test_generated_client_fetches_a_filtered_page(
     models = importlib.import_module(f"{CLIENT_PACKAGE}.models")
     user = User.objects.create_user("generated-client")
     user.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    key = Token.objects.create(user=user).key
+    _, key = issue(user)
     wanted = Customer.objects.create(omnitron_id=1, email="wanted@example.com")
     Customer.objects.create(omnitron_id=2, email="other@example.com")
     client = generated_client.AuthenticatedClient(
