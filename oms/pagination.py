@@ -1,10 +1,15 @@
-"""Page-number pagination that refuses bad page sizes instead of silently changing them."""
+"""Page-number pagination that refuses bad page sizes instead of silently changing them,
+counts from the view's counters where it has them and fetches deep pages by id first."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.paginator import Page, Paginator
+from django.db import connections
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -16,6 +21,61 @@ if TYPE_CHECKING:  # DRF's settings import these modules while loading views
 
 class QuerySetNotOrdered(ImproperlyConfigured):
     """Pages of an unordered queryset may repeat or skip rows."""
+
+
+# The number of rows of a filtered queryset, from somewhere cheaper than count(*) (such as
+# counters kept by triggers); None when it cannot tell, and the rows are counted.
+CountSource = Callable[[QuerySet], int | None]
+
+
+class DeferredJoinPaginator(Paginator):
+    """Django's Paginator with a pluggable count and a deferred join for deep pages.
+
+    From row ``deferred_join_from`` on, a page is ``WHERE pk IN (SELECT pk ... ORDER BY ...
+    LIMIT n OFFSET k)``, ordered again outside: the rows skipped by OFFSET are read from an
+    index (on PostgreSQL often without visiting the table) rather than fetched whole and
+    thrown away. Earlier pages skip too few rows for the subquery to pay off.
+    """
+
+    def __init__(
+        self,
+        object_list: QuerySet | Sequence[Any],
+        per_page: int,
+        *,
+        count_source: CountSource | None = None,
+        deferred_join_from: int = 1000,
+    ) -> None:
+        super().__init__(object_list, per_page)
+        self.count_source = count_source
+        self.deferred_join_from = deferred_join_from
+
+    @cached_property
+    def count(self) -> int:
+        if self.count_source is not None and isinstance(self.object_list, QuerySet):
+            counted = self.count_source(self.object_list)
+            if counted is not None:
+                return counted
+        return super().count
+
+    def page(self, number: int | str) -> Page:
+        # Paginator.page, but slicing through slice_rows.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        return self._get_page(self.slice_rows(bottom, top), number, self)
+
+    def slice_rows(self, bottom: int, top: int) -> QuerySet | Sequence[Any]:
+        """Rows ``bottom`` to ``top`` (exclusive) of the object list, in its order."""
+        rows = self.object_list
+        if (
+            bottom < self.deferred_join_from
+            or not isinstance(rows, QuerySet)
+            or not connections[rows.db].features.allow_sliced_subqueries_with_in
+        ):
+            return rows[bottom:top]
+        return rows.filter(pk__in=rows.values("pk")[bottom:top])
 
 
 class PageLimitPagination(PageNumberPagination):
@@ -31,10 +91,21 @@ class PageLimitPagination(PageNumberPagination):
     min_page_size = 1
     max_page_size = 1000
     last_page_strings = ()  # pages are numbers only
+    deferred_join_from = 1000  # see DeferredJoinPaginator
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None):
+        """A page of ``queryset``, which the view has filtered and ordered.
+
+        The count comes from the view's ``count_source(queryset)`` (a CountSource) when it
+        has one and it answers, from ``count(*)`` otherwise.
+        """
         if not queryset.ordered:
             raise QuerySetNotOrdered(f"{view.__class__.__name__} must order its queryset.")
+        self.django_paginator_class = partial(
+            DeferredJoinPaginator,
+            count_source=getattr(view, "count_source", None),
+            deferred_join_from=self.deferred_join_from,
+        )
         return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request: Request) -> int:
