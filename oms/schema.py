@@ -173,6 +173,8 @@ class AutoSchema(openapi.AutoSchema):
     def error_media_types(self) -> list[str]:
         """Errors are never tabular: ``oms.views.ListAPIView`` renders them in JSON."""
         renderers = [r for r in self.documented_renderers() if not is_tabular(r)]
+        if not renderers and hasattr(self.view, "get_error_renderer"):  # an export
+            renderers = [self.view.get_error_renderer()]
         return list(dict.fromkeys(media_type_of(r) for r in renderers))
 
     def error_schema_ref(self, name: str) -> dict[str, str]:

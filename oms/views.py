@@ -1,15 +1,38 @@
-"""The base view of OMS list endpoints."""
+"""The base views of OMS list endpoints: a paginated list and its full export."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import chain
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
+from django.db import connections, transaction
 from django.db.models import QuerySet
-from rest_framework import generics
-from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+from rest_framework import generics, status
+from rest_framework.exceptions import (
+    APIException,
+    AuthenticationFailed,
+    MethodNotAllowed,
+    NotAuthenticated,
+)
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from oms.metadata import ListMetadata
+from oms.renderers import (
+    FORMULA_TRIGGERS,
+    XLSX_MEDIA_TYPE,
+    CSVRenderer,
+    JSONRenderer,
+    XLSRenderer,
+    write_workbook,
+    xlsx_number_formats,
+)
+from oms.rows import Rows, RowSerializer, TupleRows, copy_select
 from oms.security import log_authentication_failure
 from oms.throttling import rate_limit_headers
 
@@ -32,6 +55,9 @@ class ListAPIView(generics.ListAPIView):
     - Every response is ``Cache-Control: no-store``: customer data, errors included,
       stays out of browser and proxy caches.
     - Failed authentication is logged to ``oms.security``.
+    - Rows are fetched as tuples and formatted per column (``oms.rows``): no model
+      instance and no per-field serializer call per row. The serializer still defines the
+      fields, their order and what OPTIONS and the schema say.
     """
 
     http_method_names = ["get", "head", "options"]
@@ -48,6 +74,23 @@ class ListAPIView(generics.ListAPIView):
         if self.channel_field is None:
             return queryset.none()
         return queryset.filter(**{f"{self.channel_field}__in": sorted(channel_ids)})
+
+    def get_row_serializer(self) -> RowSerializer:
+        """The serializer's fields as columns to fetch and format, built once per request."""
+        if getattr(self, "_row_serializer", None) is None:
+            self._row_serializer = RowSerializer(self.get_serializer())
+        return self._row_serializer
+
+    def get_rows(self) -> QuerySet:
+        """The filtered, channel-scoped, sorted queryset as tuples in field order."""
+        return self.get_row_serializer().values(self.filter_queryset(self.get_queryset()))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = self.get_rows()
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(Rows(self.get_row_serializer(), list(rows)))
+        return self.get_paginated_response(Rows(self.get_row_serializer(), list(page)))
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method.lower() not in self.http_method_names:
@@ -67,21 +110,145 @@ class ListAPIView(generics.ListAPIView):
 
     def get_renderer_context(self) -> dict[str, Any]:
         context = super().get_renderer_context()
-        context["header"] = list(self.get_serializer().fields)
+        context["header"] = list(self.get_row_serializer().header)
         return context
 
+    def get_error_renderer(self) -> BaseRenderer:
+        """What errors and OPTIONS are rendered with: the first renderer that is not
+        tabular, JSON when every one is (an export)."""
+        renderers = (r for r in self.get_renderers() if not getattr(r, "tabular", False))
+        return next(renderers, None) or JSONRenderer()
+
     def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         renderer = getattr(request, "accepted_renderer", None)
         is_page = request.method != "OPTIONS" and not getattr(response, "exception", False)
-        if getattr(renderer, "tabular", False) and not is_page:
-            request.accepted_renderer = next(
-                r for r in self.get_renderers() if not getattr(r, "tabular", False)
-            )
+        # No renderer yet: negotiation failed, and DRF would fall back to the first one.
+        if (renderer is None or getattr(renderer, "tabular", False)) and not is_page:
+            request.accepted_renderer = self.get_error_renderer()
             request.accepted_media_type = request.accepted_renderer.media_type
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         for name, value in rate_limit_headers(getattr(self, "throttles", ())).items():
             response[name] = value
         return response
+
+
+class TooManyRows(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "too_many_rows"
+
+
+class ExportAPIView(ListAPIView):
+    """Every matching row of a list, unpaginated, as one CSV or XLSX download.
+
+    The list's filters, sort, channel scope, authentication and permission apply; only
+    the formats differ, and requests count against the ``export`` rate.
+
+    - CSV is streamed from a server-side cursor (``iterator``), ``chunk_size`` rows at a
+      time: memory stays constant whatever the number of rows.
+    - XLSX is written in openpyxl's write-only mode to a temporary file (in memory while
+      small, then on disk) and sent from there. A workbook cannot hold more than
+      ``max_xlsx_rows`` data rows (Excel's limit): a bigger export is a 400 decided from
+      the count, before any row is written.
+    """
+
+    pagination_class = None
+    renderer_classes = [CSVRenderer, XLSRenderer]  # errors and OPTIONS: JSON
+    throttle_scope = "export"
+    chunk_size = 2000  # rows per fetch from the cursor, and per CSV chunk
+    copy_chunk_bytes = 256 * 1024  # bytes per chunk of PostgreSQL's COPY output
+    max_xlsx_rows = 1_048_575  # Excel's 1,048,576 rows, less the header
+    spool_size = 16 * 1024 * 1024  # bytes of workbook kept in memory before going to disk
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        rows = self.get_rows()  # filters are validated here: a 400 comes before any output
+        if isinstance(request.accepted_renderer, XLSRenderer):
+            return self.xlsx_response(rows)
+        return self.csv_response(rows)
+
+    def iterate(self, rows: QuerySet) -> Iterator[tuple[Any, ...]]:
+        """``rows`` from a server-side cursor. PostgreSQL keeps one open only inside a
+        transaction (outside it would compute the whole result first, WITH HOLD); the
+        transaction is read-only work and ends with the iteration, or when the client
+        goes away and the generator is closed."""
+        with transaction.atomic(using=rows.db):
+            yield from rows.iterator(chunk_size=self.chunk_size)
+
+    def csv_response(self, rows: QuerySet) -> StreamingHttpResponse:
+        renderer = self.request.accepted_renderer
+        row_serializer = self.get_row_serializer()
+        copied = self.copy_csv(rows, row_serializer)
+        if copied is None:
+            body = renderer.stream(
+                TupleRows(row_serializer, self.iterate(rows)),
+                self.request,
+                batch=self.chunk_size,
+            )
+        else:  # the header row (and mark) from Python, the rows from PostgreSQL
+            # Lines end with LF, as COPY writes them, rather than the CRLF of Python's csv
+            # module: CSV readers take either.
+            header = TupleRows(row_serializer, ())
+            lf = {"lineterminator": "\n"}
+            body = chain(renderer.stream(header, self.request, writer_opts=lf), copied)
+        response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{self.download_name}.csv"'
+        return response
+
+    def copy_csv(self, rows: QuerySet, row_serializer: RowSerializer) -> Iterator[bytes] | None:
+        """The CSV rows written by PostgreSQL's ``COPY ... TO STDOUT``, formatted in SQL
+        (``oms.rows.copy_select``), in chunks of about ``copy_chunk_bytes``; None on other
+        databases or for columns COPY cannot format as the API does.
+
+        Fetching and formatting a million rows in Python takes over twenty times as long
+        as COPY (33 s against 1.2 s): this path keeps a full export near the database's
+        own speed.
+        """
+        connection = connections[rows.db]
+        select = copy_select(row_serializer, FORMULA_TRIGGERS)
+        if connection.vendor != "postgresql" or select is None:
+            return None
+        sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+        columns = ", ".join(f"c{index}" for index in range(len(row_serializer.header)))
+        statement = (
+            f"COPY (SELECT {select} FROM ({sql}) AS oms_rows({columns})) "
+            "TO STDOUT WITH (FORMAT csv)"
+        )
+        return self.copy_chunks(rows.db, statement, list(params))
+
+    def copy_chunks(self, using: str, statement: str, params: list[Any]) -> Iterator[bytes]:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            # One statement for the whole export, which a slow client can keep waiting:
+            # the request's statement timeout would cut it off. Gunicorn's worker
+            # timeout still bounds the request.
+            cursor.execute("SET LOCAL statement_timeout = 0")
+            buffer = bytearray()
+            with cursor.cursor.copy(statement, params) as copy:
+                for data in copy:  # a row at a time
+                    buffer += data
+                    if len(buffer) >= self.copy_chunk_bytes:
+                        yield bytes(buffer)
+                        buffer.clear()
+            if buffer:
+                yield bytes(buffer)
+
+    def xlsx_response(self, rows: QuerySet) -> FileResponse:
+        count = rows.count()
+        if count > self.max_xlsx_rows:
+            raise TooManyRows(
+                f"The export has {count} rows; an Excel workbook holds at most "
+                f"{self.max_xlsx_rows}. Narrow it with filters, or export CSV."
+            )
+        # Not a context manager: FileResponse closes the file once it has been sent.
+        workbook = SpooledTemporaryFile(max_size=self.spool_size)  # noqa: SIM115
+        row_serializer = self.get_row_serializer()
+        formats = xlsx_number_formats(row_serializer.fields)
+        write_workbook(row_serializer.header, self.iterate(rows), workbook, formats)
+        workbook.seek(0)
+        return FileResponse(
+            workbook,
+            as_attachment=True,
+            filename=f"{self.download_name}.xlsx",
+            content_type=XLSX_MEDIA_TYPE,
+        )

@@ -110,7 +110,7 @@ def test_scope_costs_no_query(web_client: APIClient, django_assert_num_queries) 
     """As many queries as an unscoped page (test_list_simple): the channel ids come with
     the token."""
     web_client.get(LIST_URL)  # writes last_used
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         assert web_client.get(LIST_URL).json()["count"] == 2
 
 
