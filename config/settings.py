@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.databases import databases
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oms.middleware.HealthCheckMiddleware",
+    # Reads of GET requests from a replica when DATABASE_REPLICA_URLS names any.
+    "oms.routers.ReplicaReadsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "oms.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -80,29 +84,28 @@ TEMPLATES = [
 ]
 
 # SQLite in the project folder unless DATABASE_URL names another database,
-# e.g. postgres://user:password@host:5432/name
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# django-prometheus's wrappers of the same backends time every query.
-DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
-    "django.db.backends.", "django_prometheus.db.backends."
-)
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-
+# e.g. postgres://user:password@host:5432/name. config/databases.py builds every alias the
+# same way: django-prometheus's backends, CONN_MAX_AGE, the pooler's options.
+#
 # Web requests get a bounded statement time; management commands and migrations do not.
 # config/wsgi.py and config/asgi.py, which only servers load, set OMS_WEB_PROCESS before
-# Django reads this module. The bound is a libpq startup option of each new connection,
-# so it costs no query, per request or per connection (a SET would).
+# Django reads this module.
 REQUEST_STATEMENT_TIMEOUT_MS = env.int("REQUEST_STATEMENT_TIMEOUT_MS", default=5000)
-if (
-    env.bool("OMS_WEB_PROCESS", default=False)
-    and REQUEST_STATEMENT_TIMEOUT_MS > 0
-    and DATABASES["default"]["ENGINE"].endswith(".postgresql")
-):
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["options"] = (
-        f"{_options.get('options', '')} -c statement_timeout={REQUEST_STATEMENT_TIMEOUT_MS}"
-    ).strip()
+# Read replicas (comma-separated URLs) become the aliases replica1, replica2, ...; the
+# router sends reads of REPLICA_READ_MODELS in GET requests to one of them (oms/routers.py).
+DATABASES = databases(
+    env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    env.list("DATABASE_REPLICA_URLS", default=[]),
+    conn_max_age=env.int("CONN_MAX_AGE", default=60),
+    pooler=env.str("DATABASE_POOLER", default=""),
+    pool=env.bool("DATABASE_POOL", default=False),
+    statement_timeout_ms=(
+        REQUEST_STATEMENT_TIMEOUT_MS if env.bool("OMS_WEB_PROCESS", default=False) else 0
+    ),
+)
+DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+DATABASE_ROUTERS = ["oms.routers.ReplicaRouter"]
+REPLICA_READ_MODELS = ["customers.Customer", "channels.Channel"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -136,6 +139,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# ModelBackend with each user's permission set cached (invalidated on change), so that an
+# API request's permission check costs no query.
+AUTHENTICATION_BACKENDS = ["oms.backends.CachedPermissionsBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -177,7 +184,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "oms.pagination.PageLimitPagination",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "oms.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",  # first: the answer to */*
+        "oms.renderers.JSONRenderer",  # first: the answer to */*; DRF's, dumped by orjson
         "oms.renderers.CSVRenderer",
         "oms.renderers.XLSRenderer",
         "oms.renderers.BrowsableAPIRenderer",

@@ -1,0 +1,77 @@
+"""``DATABASES`` from environment values: the primary, its read replicas, the pooler.
+
+A plain function of its arguments, so that tests can build the dict for any environment
+without reloading the settings. The README's "Scale-out" section explains each choice.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# What sits between the service and PostgreSQL (DATABASE_POOLER).
+POOLERS = ("", "pgbouncer-session", "pgbouncer-transaction")
+# Django's own psycopg pool (DATABASE_POOL): a sync worker needs one connection at a
+# time, so it opens one and grows only for threaded or async workers.
+POOL_OPTIONS = {"min_size": 1, "max_size": 4}
+
+
+def database(
+    url: str,
+    *,
+    conn_max_age: int = 60,
+    pooler: str = "",
+    pool: bool = False,
+    statement_timeout_ms: int = 0,
+) -> dict[str, Any]:
+    """One ``DATABASES`` entry for ``url``.
+
+    ``statement_timeout_ms`` (0: none) is the web processes' bound, sent as a libpq
+    startup option; with a pooler it is left out (set it on the role instead).
+    """
+    config: dict[str, Any] = environ.Env.db_url_config(url)
+    # django-prometheus's wrappers of the same backends time every query.
+    config["ENGINE"] = config["ENGINE"].replace(
+        "django.db.backends.", "django_prometheus.db.backends."
+    )
+    config["CONN_MAX_AGE"] = conn_max_age
+    config["CONN_HEALTH_CHECKS"] = True
+    postgresql = config["ENGINE"].endswith(".postgresql")
+    if pooler not in POOLERS:
+        raise ImproperlyConfigured(f"DATABASE_POOLER must be one of {POOLERS}, not {pooler!r}.")
+    if (pooler or pool) and not postgresql:
+        raise ImproperlyConfigured("DATABASE_POOLER and DATABASE_POOL need PostgreSQL.")
+    options = config.setdefault("OPTIONS", {})
+    if pooler == "pgbouncer-transaction":
+        # Consecutive transactions may run on different server connections: no
+        # server-side prepared statements (psycopg prepares a query after 5 runs).
+        # Server-side cursors stay: the one user, the streamed export, iterates inside a
+        # transaction, as Django's docs on transaction pooling advise; disabling them
+        # would load a whole export into memory.
+        options["prepare_threshold"] = None
+    if pool:
+        # Django's pool replaces persistent connections; it refuses CONN_MAX_AGE > 0.
+        options["pool"] = dict(POOL_OPTIONS)
+        config["CONN_MAX_AGE"] = 0
+    if statement_timeout_ms > 0 and postgresql and not pooler:
+        # A startup option costs no query, per request or per connection (a SET would).
+        options["options"] = (
+            f"{options.get('options', '')} -c statement_timeout={statement_timeout_ms}"
+        ).strip()
+    return config
+
+
+def databases(
+    default_url: str, replica_urls: Sequence[str] = (), **options: Any
+) -> dict[str, dict[str, Any]]:
+    """``default`` for ``default_url`` and ``replica1``, ``replica2``, ... for
+    ``replica_urls``, each built by :func:`database` with the same ``options``.
+
+    Replicas are physical copies of the primary: their tests mirror ``default`` rather
+    than creating databases of their own.
+    """
+    result = {"default": database(default_url, **options)}
+    for number, url in enumerate(replica_urls, start=1):
+        result[f"replica{number}"] = {**database(url, **options), "TEST": {"MIRROR": "default"}}
+    return result

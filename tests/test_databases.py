@@ -1,0 +1,96 @@
+"""``DATABASES`` as config/databases.py builds it from environment values."""
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from config.databases import POOL_OPTIONS, database, databases
+
+PRIMARY = "postgres://oms:secret@primary:5432/oms"
+REPLICA_1 = "postgres://oms:secret@replica-a:5432/oms"
+REPLICA_2 = "postgres://oms:secret@replica-b:5432/oms"
+SQLITE = "sqlite:////tmp/oms.sqlite3"
+
+
+def test_a_primary_alone() -> None:
+    config = databases(PRIMARY)
+
+    assert list(config) == ["default"]
+    default = config["default"]
+    assert default["ENGINE"] == "django_prometheus.db.backends.postgresql"
+    assert (default["HOST"], default["PORT"], default["NAME"]) == ("primary", 5432, "oms")
+    assert default["CONN_MAX_AGE"] == 60
+    assert default["CONN_HEALTH_CHECKS"] is True
+    assert default["OPTIONS"] == {}
+    assert "TEST" not in default
+
+
+def test_replicas_are_built_like_the_primary_and_mirror_it_in_tests() -> None:
+    config = databases(PRIMARY, [REPLICA_1, REPLICA_2], conn_max_age=30, statement_timeout_ms=5000)
+
+    assert list(config) == ["default", "replica1", "replica2"]
+    for alias, host in [("replica1", "replica-a"), ("replica2", "replica-b")]:
+        replica = config[alias]
+        assert replica["HOST"] == host
+        assert replica["TEST"] == {"MIRROR": "default"}
+        assert {k: v for k, v in replica.items() if k not in {"HOST", "TEST"}} == {
+            k: v for k, v in config["default"].items() if k != "HOST"
+        }
+    assert config["replica2"]["OPTIONS"] == {"options": "-c statement_timeout=5000"}
+
+
+def test_the_statement_timeout_is_a_startup_option_on_postgresql_only() -> None:
+    assert database(PRIMARY, statement_timeout_ms=250)["OPTIONS"] == {
+        "options": "-c statement_timeout=250"
+    }
+    assert database(PRIMARY, statement_timeout_ms=0)["OPTIONS"] == {}
+    assert database(SQLITE, statement_timeout_ms=250)["OPTIONS"] == {}
+
+
+def test_pgbouncer_in_transaction_mode() -> None:
+    """No server-side prepared statements; no startup option PgBouncer would not pass on.
+    Server-side cursors stay, for the export streams inside a transaction."""
+    config = database(PRIMARY, pooler="pgbouncer-transaction", statement_timeout_ms=5000)
+
+    assert config["OPTIONS"] == {"prepare_threshold": None}
+    assert "DISABLE_SERVER_SIDE_CURSORS" not in config
+    assert config["CONN_MAX_AGE"] == 60  # connections to PgBouncer are cheap to keep
+
+
+def test_pgbouncer_in_session_mode_changes_only_the_startup_option() -> None:
+    config = database(PRIMARY, pooler="pgbouncer-session", statement_timeout_ms=5000)
+
+    assert config["OPTIONS"] == {}
+
+
+def test_djangos_pool_replaces_persistent_connections() -> None:
+    config = database(PRIMARY, pool=True, conn_max_age=60, statement_timeout_ms=5000)
+
+    assert config["OPTIONS"] == {"pool": POOL_OPTIONS, "options": "-c statement_timeout=5000"}
+    assert config["OPTIONS"]["pool"] is not POOL_OPTIONS  # each alias its own dict
+    assert config["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+
+
+def test_pool_behind_pgbouncer() -> None:
+    config = database(PRIMARY, pool=True, pooler="pgbouncer-transaction")
+
+    assert config["OPTIONS"] == {"prepare_threshold": None, "pool": POOL_OPTIONS}
+    assert config["CONN_MAX_AGE"] == 0
+
+
+@pytest.mark.parametrize("options", [{"pooler": "pgbouncer-transaction"}, {"pool": True}])
+def test_poolers_need_postgresql(options: dict) -> None:
+    with pytest.raises(ImproperlyConfigured, match="need PostgreSQL"):
+        database(SQLITE, **options)
+
+
+def test_an_unknown_pooler_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOLER"):
+        database(PRIMARY, pooler="pgpool")
+
+
+def test_the_settings_use_the_builder() -> None:
+    """Replica aliases follow default, and the router is in place."""
+    assert list(settings.DATABASES) == ["default", *settings.DATABASE_REPLICAS]
+    assert settings.DATABASE_ROUTERS == ["oms.routers.ReplicaRouter"]
+    assert settings.DATABASES["default"]["ENGINE"].startswith("django_prometheus.db.backends.")
