@@ -8,7 +8,7 @@ DEMO_USER ?= demo
 # `make run` is for local development: DEBUG on, SQLite unless DATABASE_URL is set.
 RUN_ENV := DEBUG=true LOG_FORMAT=plain
 
-.PHONY: install run serve test lint format check-deploy clean
+.PHONY: install run serve test lint format check-deploy bench bench-smoke clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,20 @@ format: install
 check-deploy: install
 	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	ALLOWED_HOSTS=oms.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Load benchmark against the reference bench in ../shared/bench when present (else the
+# project alone); writes bench/RESULTS.md. See bench/run.sh for every variable.
+BENCH_N ?= 1000000
+BENCH_ROUNDS ?= 2
+BENCH_DURATION ?= 10
+bench: install
+	BENCH_N=$(BENCH_N) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_DURATION=$(BENCH_DURATION) bench/run.sh
+
+# CI: the whole pipeline on 2,000 customers, project alone, 2 s per scenario. Fails on a
+# failed pre-check or request, never on speed; results stay in bench/.work/.
+bench-smoke: install
+	BENCH_SHARED=none BENCH_N=2000 BENCH_ROUNDS=1 BENCH_DURATION=2 BENCH_WARMUP=1 \
+	BENCH_DB=oms_bench_smoke BENCH_PORT=8091 BENCH_RESULTS=bench/.work/smoke-RESULTS.md bench/run.sh
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache staticfiles

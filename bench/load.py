@@ -1,0 +1,166 @@
+"""The project's scenarios without the reference bench: a small time-bounded load driver.
+
+    python bench/load.py http://127.0.0.1:8090 --token KEY --params params.env --out r.jsonl
+    python bench/load.py --server-pid PID --rss      # the gunicorn workers' memory, as JSON
+
+The scenarios are the reference bench's S1-S8 (same query strings, parameters derived from
+the data by bench/run.sh). Each: one pre-check request that must be 200 with the expected
+content type (else exit 1), WARMUP s discarded, then DURATION s measured with CONNS
+keep-alive connections, one thread each. Numbers are not comparable with wrk's: this client
+is Python and shares the CPU with the server. Only loopback targets are accepted.
+"""
+
+import argparse
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+LIST_PATH = "/api/v1/oms/customers/list-simple/"
+CONTENT_TYPES = {"S6": "text/csv", "S7": "spreadsheetml"}
+
+
+def scenarios(p: dict[str, str]) -> list[tuple[str, str, str]]:
+    return [
+        ("S1", "first page, default size", ""),
+        (
+            "S2",
+            f"size 100, modified>={p['S2_DATE']}, -modified",
+            f"?page_size=100&modified_date__gte={p['S2_DATE']}&sort=-modified_date",
+        ),
+        ("S3", f"deep page {p['S3_PAGE']}, size 10", f"?page={p['S3_PAGE']}&page_size=10"),
+        ("S4", f"keyset id>{p['S4_ID']}, size 100", f"?id__gt={p['S4_ID']}&sort=id&page_size=100"),
+        ("S5", "size 1000 JSON", "?page_size=1000"),
+        ("S6", "size 1000 CSV", "?page_size=1000&format=csv"),
+        ("S7", "size 1000 XLSX", "?page_size=1000&format=xls"),
+        ("S8", "exact email", f"?email={quote(p['S8_EMAIL'])}"),
+    ]
+
+
+def get(conn: http.client.HTTPConnection, path: str, token: str) -> tuple[int, str, bytes]:
+    conn.request("GET", path, headers={"Authorization": f"Token {token}"})
+    response = conn.getresponse()
+    return response.status, response.getheader("Content-Type", ""), response.read()
+
+
+def load(host: str, port: int, path: str, token: str, seconds: float, conns: int) -> dict:
+    """Every connection sends requests back to back until the deadline."""
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        mine, bad = [], 0
+        while (start := time.perf_counter()) < deadline:
+            try:
+                status, _, _ = get(conn, path, token)
+            except (OSError, http.client.HTTPException):
+                bad += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+                continue
+            mine.append(time.perf_counter() - start)
+            bad += status != 200
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.5) if latencies else 0.0,
+        "p99_ms": pct(0.99) if latencies else 0.0,
+        "errors": errors[0],
+    }
+
+
+def worker_rss(master: int) -> dict:
+    """VmRSS and VmHWM (peak since start) of each child of the gunicorn master, in MB."""
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True, check=False
+    ).stdout
+    result = {}
+    for pid in out.split():
+        fields = {}
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+        result[pid] = fields
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("url", nargs="?")
+    ap.add_argument("--token")
+    ap.add_argument("--params", help="KEY=VALUE lines (S2_DATE, S3_PAGE, S4_ID, S8_EMAIL)")
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--label", default="project")
+    ap.add_argument("--out", help="append one JSON line per scenario")
+    ap.add_argument("--server-pid", type=int)
+    ap.add_argument("--rss", action="store_true", help="print the workers' memory and exit")
+    a = ap.parse_args()
+    if a.rss:
+        print(json.dumps(worker_rss(a.server_pid)))
+        return
+    if not (a.url and a.token and a.params):
+        ap.error("give URL, --token and --params")
+    target = urlsplit(a.url)
+    if target.hostname not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(f"refusing to load {target.hostname}: only loopback targets are allowed")
+    params = dict(
+        line.split("=", 1) for line in Path(a.params).read_text().splitlines() if "=" in line
+    )
+    host, port = target.hostname, target.port or 80
+    for sid, name, query in scenarios(params):
+        path = LIST_PATH + query
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        status, ctype, body = get(conn, path, a.token)
+        conn.close()
+        if status != 200 or CONTENT_TYPES.get(sid, "application/json") not in ctype:
+            sys.exit(f"{sid}: precheck failed: {status} {ctype} {body[:200]!r}")
+        if a.warmup:
+            load(host, port, path, a.token, a.warmup, a.conns)
+        r = load(host, port, path, a.token, a.duration, a.conns)
+        r.update(scenario=sid, name=name, target=a.label, bytes=len(body), driver="bench/load.py")
+        r.update(duration=a.duration, conns=a.conns)
+        print(
+            f"{sid} {a.label:10} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.1f}  "
+            f"p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}",
+            flush=True,
+        )
+        if a.out:
+            with open(a.out, "a") as f:
+                f.write(json.dumps(r) + "\n")
+        if r["errors"]:
+            sys.exit(f"{sid}: {r['errors']} failed requests")
+    if a.out:
+        rates = [json.loads(x)["rps"] for x in Path(a.out).read_text().splitlines()]
+        print(f"mean over scenarios: {statistics.mean(rates):.1f} req/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Write RESULTS.md (to stdout) from one bench/run.sh results folder.
+
+    python bench/report.py bench/.work/results/run-... --command "make bench ..." --seconds 900
+
+Reads round-<r>.jsonl (one JSON line per run, from the reference run.py or bench/load.py),
+export.jsonl, rss.json, params.env and check-*.txt. Ratios are of the means over rounds.
+"""
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+ORDER = ["project", "textbook", "textbook-persist", "raw", "pgbench"]
+
+
+def shell(cmd: str) -> str:
+    result = subprocess.run(cmd, shell=True, capture_output=True, text=True, check=False)
+    return result.stdout.strip()
+
+
+def machine(db_url: str) -> list[str]:
+    mem = shell("free -g | awk '/^Mem:/ {print $2}'")
+    cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+    pg = shell(f"psql -X -Atc 'SHOW server_version' '{db_url}'")
+    load = shell("cut -d' ' -f1-3 /proc/loadavg")
+    return [
+        f"{shell('nproc')} CPUs ({cpu}), {mem} GB memory, PostgreSQL {pg}; "
+        f"load average at the end {load} (other work on the machine moves every target)"
+    ]
+
+
+def load_rows(folder: Path) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("round-*.jsonl")):
+        rnd = int(re.search(r"round-(\d+)", path.name).group(1))
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            row["round"] = rnd
+            rows.append(row)
+    return rows
+
+
+def table(rows: list[dict]) -> list[str]:
+    targets = sorted({r["target"] for r in rows}, key=lambda t: (t not in ORDER, ORDER.index(t)))
+    scen = sorted({r["scenario"] for r in rows})
+    names = {r["scenario"]: r["name"] for r in rows}
+    means: dict[tuple[str, str], float] = {}
+    for s in scen:
+        for t in targets:
+            runs = [r["rps"] for r in rows if r["scenario"] == s and r["target"] == t]
+            if runs:
+                means[s, t] = statistics.mean(runs)
+    ratios = [("project", other) for other in ("raw", "textbook") if other in targets]
+    head = ["scenario", *(f"{t} req/s" for t in targets), *(f"{a}/{b}" for a, b in ratios)]
+    head += ["project p50 / p99 ms", "errors"]
+    out = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for s in scen:
+        cells = [f"{s} {names[s]}"]
+        cells += [f"{means[s, t]:.1f}" if (s, t) in means else "" for t in targets]
+        for a, b in ratios:
+            ok = (s, a) in means and means.get((s, b))
+            cells.append(f"{means[s, a] / means[s, b]:.2f}" if ok else "")
+        mine = [r for r in rows if r["scenario"] == s and r["target"] == "project"]
+        if mine:
+            p50 = statistics.mean(r["p50_ms"] for r in mine)
+            p99 = statistics.mean(r["p99_ms"] for r in mine)
+            cells.append(f"{p50:.1f} / {p99:.1f}")
+        else:
+            cells.append("")
+        cells.append(str(sum(r["errors"] for r in rows if r["scenario"] == s)))
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def per_run(rows: list[dict]) -> list[str]:
+    out = ["| round | scenario | target | req/s | p50 ms | p99 ms | errors | bytes |"]
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        out.append(
+            f"| {r['round']} | {r['scenario']} | {r['target']} | {r['rps']:.1f} | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r.get('bytes', '')} |"
+        )
+    return out
+
+
+def exports(folder: Path) -> list[str]:
+    path = folder / "export.jsonl"
+    if not path.exists():
+        return ["Not run (`BENCH_EXPORT=0`, or no reference bench)."]
+    out = [
+        "| target | mode | rows | wall s | ms per 1k rows | server worker peak RSS MB | "
+        "stopped by |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for line in path.read_text().splitlines():
+        x = json.loads(line)
+        target = "project" if x["target"].startswith("http") else x["target"]
+        out.append(
+            f"| {target} | {x['mode']} | {x['rows']} | {x['wall_s']} | "
+            f"{x['ms_per_1000_rows']} | {x.get('server_worker_peak_rss_mb', '')} | "
+            f"{x.get('stopped_by', '')} |"
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--seconds", type=int, required=True)
+    ap.add_argument("--db-url", required=True)
+    ap.add_argument("--seed", required=True)
+    ap.add_argument("--short", action="store_true", help="label: not the default parameters")
+    a = ap.parse_args()
+    rows = load_rows(a.folder)
+    params = dict(
+        line.split("=", 1)
+        for line in (a.folder / "params.env").read_text().splitlines()
+        if "=" in line
+    )
+    rounds = max((r["round"] for r in rows), default=0)
+    first = rows[0] if rows else {}
+    with_anchors = any(r["target"] != "project" for r in rows)
+    driver = first.get("driver", "wrk -t1 (reference run.py); pgbench -M prepared -c2 -j1")
+    doc = [
+        "# Benchmark results",
+        "",
+        f"Written by `bench/run.sh` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        f"in {a.seconds} s. Raw results: `{a.folder.name}` under `bench/.work/results/`.",
+        "",
+    ]
+    if a.short:
+        doc += [
+            "**Short run**: fewer rows, rounds, seconds or export time than `make bench`'s "
+            "defaults (see the command below); it shows the pipeline works, not the "
+            "reference measurement.",
+            "",
+        ]
+    doc += [
+        f"* Command: `{a.command}`",
+        f"* Machine: {machine(a.db_url)[0]}",
+        f"* Data: N = {params.get('N')} customers, seeded by {a.seed}; scenario parameters "
+        + ", ".join(f"{k}={v}" for k, v in params.items() if k != "N"),
+        f"* Load: {rounds} round(s), {first.get('duration', '?')} s measured per run after a "
+        f"warm-up, {first.get('conns', '?')} connections; driver {driver}",
+        "* Servers: gunicorn, 2 sync workers, 127.0.0.1, no access log; the project with its "
+        "production settings (CONN_MAX_AGE 60, LOG_LEVEL=WARNING, throttling raised)",
+        "",
+        "## Requests per second (mean of rounds)",
+        "",
+        *table(rows),
+        "",
+    ]
+    if with_anchors:
+        doc += [
+            "project/raw and project/textbook are ratios of the means: above 1 the project is "
+            "faster. Ratios from one run are what count; absolute numbers vary between "
+            "machines and runs.",
+            "",
+        ]
+    else:
+        doc += ["Project alone (no reference bench): no ratios.", ""]
+    rss = a.folder / "rss.json"
+    if rss.exists():
+        workers = json.loads(rss.read_text())
+        doc += [
+            "## Worker memory after the load",
+            "",
+            ", ".join(
+                f"worker {pid}: RSS {m['VmRSS']} MB, peak {m['VmHWM']} MB"
+                for pid, m in workers.items()
+            ),
+            "",
+        ]
+    doc += ["## CSV export (time-capped)", "", *exports(a.folder), ""]
+    checks = sorted(a.folder.glob("check-*.txt"))
+    if checks:
+        rc = (a.folder / "check.rc").read_text().strip()
+        text = checks[0].read_text()
+        diffs = [line[:160] for line in text.splitlines() if line.startswith("DIFF")]
+        doc += [
+            "## Contract check (reference check.py, textbook vs project)",
+            "",
+            f"{text.strip().splitlines()[-1]} (exit status {rc}). Differences:",
+            "",
+            "```",
+            *(diffs or ["none"]),
+            "```",
+            "",
+        ]
+    doc += ["## Every run", "", *per_run(rows), ""]
+    print("\n".join(doc))
+
+
+if __name__ == "__main__":
+    main()
