@@ -180,7 +180,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["oms.permissions.ModelViewPermission"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["oms.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "oms.pagination.PageLimitPagination",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "oms.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [

@@ -3,10 +3,10 @@
 from django_filters import rest_framework as filters
 
 from customers.models import Customer
-from oms.filters import DateTimeFilter, FilterOptions, IntegerFilter, SortFilter
+from oms.filters import DateTimeFilter, FilterOptions, FilterSet, IntegerFilter, SortFilter
 
 
-class CustomerFilterSet(filters.FilterSet):
+class CustomerFilterSet(FilterSet):
     sort = SortFilter(
         fields=["id", "modified_date"],
         field_labels={"id": "ID", "modified_date": "Modified Date"},

@@ -35,10 +35,8 @@ class CustomerListSimpleView(ListAPIView):
         token's channel scope (``ListAPIView.get_queryset``). None under any other filter,
         and on databases without counters: the paginator counts rows then."""
         request = getattr(self, "request", None)  # None: a view not dispatching a request
-        if request is None:
-            return None
-        filterset = self.filterset_class(request.query_params, request=request)
-        if not filterset.is_valid():
+        filterset = getattr(self, "filterset", None)  # the request's (oms.filters.FilterBackend)
+        if request is None or filterset is None or not filterset.is_valid():
             return None
         cleaned = filterset.form.cleaned_data
         if any(v not in EMPTY_VALUES for k, v in cleaned.items() if k not in self.counter_filters):

@@ -8,7 +8,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # DRF's settings import these modules while loading views
 class QuerySetNotOrdered(ImproperlyConfigured):
     """Pages of an unordered queryset may repeat or skip rows."""
 
+
+MAX_OFFSET = 2**63 - 1  # a signed 64-bit OFFSET, the widest databases take
 
 # The number of rows of a filtered queryset, from somewhere cheaper than count(*) (such as
 # counters kept by triggers); None when it cannot tell, and the rows are counted.
@@ -58,13 +60,31 @@ class DeferredJoinPaginator(Paginator):
         return super().count
 
     def page(self, number: int | str) -> Page:
-        # Paginator.page, but slicing through slice_rows.
-        number = self.validate_number(number)
+        """Paginator.page, fetching the rows before counting them: a page with fewer rows
+        than ``per_page`` is the last one, and the count is known without a query (most
+        narrow filters, such as an exact email, fit on one page)."""
+        number = self.validate_number_format(number)
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        return self._get_page(self.slice_rows(bottom, top), number, self)
+        if bottom > MAX_OFFSET:  # past any table; databases refuse such an OFFSET
+            raise EmptyPage(self.error_messages["no_results"])
+        rows = list(self.slice_rows(bottom, bottom + self.per_page))
+        if len(rows) < self.per_page and (rows or bottom == 0):
+            self.__dict__["count"] = bottom + len(rows)  # the cached_property's value
+        elif not rows:
+            raise EmptyPage(self.error_messages["no_results"])
+        return self._get_page(rows, number, self)
+
+    def validate_number_format(self, number: int | str) -> int:
+        """Paginator.validate_number without the comparison with the number of pages."""
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
 
     def slice_rows(self, bottom: int, top: int) -> QuerySet | Sequence[Any]:
         """Rows ``bottom`` to ``top`` (exclusive) of the object list, in its order."""

@@ -36,6 +36,9 @@ from oms.rows import Rows, RowSerializer, TupleRows, copy_select
 from oms.security import log_authentication_failure
 from oms.throttling import rate_limit_headers
 
+# RowSerializer per (view class, serializer class): see ListAPIView.get_row_serializer.
+ROW_SERIALIZERS: dict[tuple[type, type], RowSerializer] = {}
+
 
 class ListAPIView(generics.ListAPIView):
     """A read-only, paginated, filterable list in JSON, CSV, XLS and the browsable API.
@@ -76,17 +79,24 @@ class ListAPIView(generics.ListAPIView):
         return queryset.filter(**{f"{self.channel_field}__in": sorted(channel_ids)})
 
     def get_row_serializer(self) -> RowSerializer:
-        """The serializer's fields as columns to fetch and format, built once per request."""
-        if getattr(self, "_row_serializer", None) is None:
-            self._row_serializer = RowSerializer(self.get_serializer())
-        return self._row_serializer
+        """The serializer's fields as columns to fetch and format, built once per view
+        class (and serializer class): the fields must not depend on the request."""
+        key = (type(self), self.get_serializer_class())
+        row_serializer = ROW_SERIALIZERS.get(key)
+        if row_serializer is None:
+            row_serializer = ROW_SERIALIZERS[key] = RowSerializer(self.get_serializer())
+        return row_serializer
 
-    def get_rows(self) -> QuerySet:
-        """The filtered, channel-scoped, sorted queryset as tuples in field order."""
-        return self.get_row_serializer().values(self.filter_queryset(self.get_queryset()))
+    def get_rows(self, *, formatted: bool = False) -> QuerySet:
+        """The filtered, channel-scoped, sorted queryset as tuples in field order; with
+        ``formatted``, columns the database can format are fetched as the API writes them
+        (``RowSerializer.values``)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        return self.get_row_serializer().values(queryset, formatted=formatted)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        rows = self.get_rows()
+        # XLSX cells hold datetimes, not their text.
+        rows = self.get_rows(formatted=not isinstance(request.accepted_renderer, XLSRenderer))
         page = self.paginate_queryset(rows)
         if page is None:
             return Response(Rows(self.get_row_serializer(), list(rows)))

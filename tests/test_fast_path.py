@@ -38,14 +38,19 @@ def test_datetimes_are_formatted_as_drf_formats_them(value: datetime) -> None:
 
 
 @pytest.mark.django_db
-def test_rows_are_what_the_serializer_gives(make_customer: Callable[..., Customer]) -> None:
+@pytest.mark.parametrize("formatted", [False, True], ids=["in Python", "by the database"])
+def test_rows_are_what_the_serializer_gives(
+    make_customer: Callable[..., Customer], formatted: bool
+) -> None:
+    """``formatted``: PostgreSQL writes the datetimes (elsewhere Python still does)."""
     make_customer(first_name="İsmail", erp_code=None, phone_number="+905551234567")
-    make_customer(created_date=datetime(2020, 1, 1, tzinfo=UTC))
+    for value in DATETIMES[:-1]:  # the database stores aware datetimes
+        make_customer(created_date=value, modified_date=value)
     queryset = Customer.objects.order_by("id")
     rows = RowSerializer(CustomerSimpleSerializer())
     expected = CustomerSimpleSerializer(queryset, many=True).data
 
-    assert rows.as_dicts(rows.values(queryset)) == expected
+    assert rows.as_dicts(rows.values(queryset, formatted=formatted)) == expected
 
 
 class OtherFormat(serializers.ModelSerializer):
@@ -185,3 +190,18 @@ def test_workbooks_have_the_cells_drf_excel_wrote(
     assert new.title == old.title
     widths = [new.column_dimensions[letter].width for letter in "ABCDEFGHIJ"]
     assert widths == [old.column_dimensions[letter].width for letter in "ABCDEFGHIJ"]
+
+
+class ChoicesAndNumbers(serializers.ModelSerializer):
+    erp_code = serializers.ChoiceField(choices=["=A1", "B"])  # text, though not a CharField
+
+    class Meta:
+        model = Customer
+        fields = ["id", "erp_code", "email", "channel", "modified_date"]
+
+
+def test_spreadsheet_safety_looks_at_every_column_that_may_hold_text() -> None:
+    """Only numbers, booleans and datetimes are skipped (oms.renderers.CSVRenderer)."""
+    rows = RowSerializer(ChoicesAndNumbers())
+
+    assert [rows.header[index] for index in rows.text_columns] == ["erp_code", "email"]

@@ -4,6 +4,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
@@ -144,6 +146,7 @@ def test_invalid_limit_is_400_even_with_a_valid_page_size(api_client: APIClient)
         (25, {"page": "1.5"}),
         (25, {"page": "last"}),
         (25, {"page": "4"}),
+        (25, {"page": str(2**64)}),  # an OFFSET no database takes
         (25, {"page": "2", "limit": "25"}),
         (0, {"page": "2"}),
     ],
@@ -174,6 +177,38 @@ def test_first_page_of_an_empty_filter_result_is_empty(api_client: APIClient) ->
     body = get_page(api_client, {"id__gt": ids[-1], "page": "1"})
 
     assert (body["count"], body["results"], body["next"]) == (0, [], None)
+
+
+# --- counting ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "count", "counted"),
+    [
+        ({"limit": "10"}, 25, True),  # a full page: more may follow
+        ({"limit": "10", "page": "3"}, 25, False),  # 5 rows: the last page
+        ({"limit": "25"}, 25, True),  # exactly full: counting tells there is no page 2
+        ({"limit": "30"}, 25, False),
+        ({"id__gt": "0", "limit": "1000"}, 25, False),
+        ({"email": "nobody@example.com"}, 0, False),
+    ],
+)
+def test_a_short_page_is_counted_without_a_count_query(
+    api_client: APIClient, params: dict[str, str], count: int, counted: bool
+) -> None:
+    """Rows are fetched before they are counted: a page with fewer rows than the page
+    size (or an empty first page) ends the list, and its count is the rows before it
+    plus its own."""
+    create_customers(25)
+    api_client.get(LIST_URL)  # writes the token's last_used (once a minute)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = get_page(api_client, params)
+
+    assert body["count"] == count
+    # The token, the page, and a count (count(*), or counters on PostgreSQL) if needed.
+    assert len(queries) == (3 if counted else 2), [q["sql"] for q in queries]
+    assert body["next"] is None or counted
 
 
 # --- links -------------------------------------------------------------------------------
