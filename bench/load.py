@@ -2,6 +2,7 @@
 
     python bench/load.py http://127.0.0.1:8090 --token KEY --params params.env --out r.jsonl
     python bench/load.py --server-pid PID --rss      # the gunicorn workers' memory, as JSON
+    python bench/load.py URL --token KEY --export csv --server-pid PID --out export.jsonl
 
 The scenarios are the reference bench's S1-S8 (same query strings, parameters derived from
 the data by bench/run.sh). Each: one pre-check request that must be 200 with the expected
@@ -22,6 +23,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 LIST_PATH = "/api/v1/oms/customers/list-simple/"
+EXPORT_PATH = LIST_PATH + "export/"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONTENT_TYPES = {"S6": "text/csv", "S7": "spreadsheetml"}
 
 
@@ -110,6 +113,37 @@ def worker_rss(master: int) -> dict:
     return result
 
 
+def export(url: str, token: str, fmt: str, server_pid: int | None) -> dict:
+    """One full download of the export endpoint (every row, no filter), read as it
+    streams; wall time, rows (CSV lines less the header; XLSX: unknown, bytes only) and
+    the workers' peak RSS since they started (restart the server first)."""
+    target = urlsplit(url)
+    conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=600)
+    started = time.perf_counter()
+    conn.request("GET", f"{EXPORT_PATH}?format={fmt}", headers={"Authorization": f"Token {token}"})
+    response = conn.getresponse()
+    size = lines = 0
+    while chunk := response.read(1 << 20):
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    wall = time.perf_counter() - started
+    conn.close()
+    if response.status != 200:
+        sys.exit(f"export {fmt}: status {response.status}")
+    rows = lines - 1 if fmt == "csv" else None
+    peaks = [w.get("VmHWM", 0) for w in worker_rss(server_pid).values()] if server_pid else []
+    return {
+        "target": "project",
+        "mode": f"/export/?format={fmt}",
+        "rows": rows if rows is not None else "",
+        "bytes": size,
+        "wall_s": round(wall, 2),
+        "ms_per_1000_rows": round(1000 * wall / rows * 1000, 2) if rows else "",
+        "server_worker_peak_rss_mb": max(peaks, default=""),
+        "stopped_by": "end of data",
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("url", nargs="?")
@@ -122,15 +156,25 @@ def main() -> None:
     ap.add_argument("--out", help="append one JSON line per scenario")
     ap.add_argument("--server-pid", type=int)
     ap.add_argument("--rss", action="store_true", help="print the workers' memory and exit")
+    ap.add_argument("--export", choices=["csv", "xls"], help="download the full export once")
     a = ap.parse_args()
     if a.rss:
         print(json.dumps(worker_rss(a.server_pid)))
         return
+    if a.url and urlsplit(a.url).hostname not in LOOPBACK:
+        sys.exit(f"refusing to load {a.url}: only loopback targets are allowed")
+    if a.export:
+        if not (a.url and a.token):
+            ap.error("give URL and --token")
+        line = json.dumps(export(a.url, a.token, a.export, a.server_pid))
+        print(line)
+        if a.out:
+            with open(a.out, "a") as f:
+                f.write(line + "\n")
+        return
     if not (a.url and a.token and a.params):
         ap.error("give URL, --token and --params")
     target = urlsplit(a.url)
-    if target.hostname not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit(f"refusing to load {target.hostname}: only loopback targets are allowed")
     params = dict(
         line.split("=", 1) for line in Path(a.params).read_text().splitlines() if "=" in line
     )

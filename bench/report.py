@@ -44,16 +44,91 @@ def load_rows(folder: Path) -> list[dict]:
     return rows
 
 
+def mean_rates(rows: list[dict]) -> dict[tuple[str, str], float]:
+    """Mean requests/s over rounds, by (scenario, target)."""
+    runs: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        runs.setdefault((r["scenario"], r["target"]), []).append(r["rps"])
+    return {key: statistics.mean(values) for key, values in runs.items()}
+
+
+def mean_p99(rows: list[dict], scenario: str) -> float | None:
+    mine = [r["p99_ms"] for r in rows if r["scenario"] == scenario and r["target"] == "project"]
+    return statistics.mean(mine) if mine else None
+
+
+# The issue's targets: (scenario, anchor, least project/anchor ratio).
+RATIO_TARGETS = [
+    *((s, "raw", 5.0) for s in ("S1", "S3", "S5", "S6")),
+    ("S7", "raw", 3.0),
+    ("S2", "raw", 1.0),
+    *(
+        (s, anchor, least)
+        for s in ("S4", "S8")
+        for anchor, least in (("textbook", 5.0), ("raw", 0.5))
+    ),
+]
+P99_LIMIT_MS = 50.0  # every scenario but S3
+EXPORT_LIMITS = {"vs_copy": 2.0, "rss_mb": 150.0}
+XLSX_LEAST_RATIO = 3.0  # against drf-excel, per 1,000 rows
+
+
+def mark(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def targets(rows: list[dict], folder: Path) -> list[str]:
+    """Each target of the performance issue, the measured figure and whether it is met."""
+    means = mean_rates(rows)
+    out = ["| target | measured | goal | |", "|---|---:|---:|---|"]
+    for s, anchor, least in RATIO_TARGETS:
+        if (s, "project") in means and means.get((s, anchor)):
+            ratio = means[s, "project"] / means[s, anchor]
+            out.append(
+                f"| {s} project/{anchor} | {ratio:.2f} | ≥ {least:g} | {mark(ratio >= least)} |"
+            )
+    for s in sorted({r["scenario"] for r in rows} - {"S3"}):
+        p99 = mean_p99(rows, s)
+        if p99 is not None:
+            out.append(
+                f"| {s} p99 | {p99:.1f} ms | < {P99_LIMIT_MS:g} ms | {mark(p99 < P99_LIMIT_MS)} |"
+            )
+    exported = [json.loads(line) for line in read_lines(folder / "export.jsonl")]
+    copy = next((x for x in exported if x["target"].startswith("psql")), None)
+    for x in exported:
+        if not x["mode"].startswith("/export/"):
+            continue
+        if copy and x["rows"] == copy["rows"]:
+            ratio = x["wall_s"] / copy["wall_s"]
+            goal = EXPORT_LIMITS["vs_copy"]
+            out.append(
+                f"| {x['mode']} time / COPY | {ratio:.2f} | ≤ {goal:g} | {mark(ratio <= goal)} |"
+            )
+        rss, limit = x["server_worker_peak_rss_mb"], EXPORT_LIMITS["rss_mb"]
+        out.append(
+            f"| {x['mode']} worker peak RSS | {rss} MB | < {limit:g} MB | {mark(rss < limit)} |"
+        )
+    cost = folder / "xlsx_cost.json"
+    if cost.exists():
+        x = json.loads(cost.read_text())
+        ok = x["ratio"] >= XLSX_LEAST_RATIO
+        out.append(
+            f"| XLSX per 1,000 rows, drf-excel / project | {x['ratio']:.2f} "
+            f"({x['drf_excel_ms_per_1k']:.0f} / {x['project_ms_per_1k']:.0f} ms) | "
+            f"≥ {XLSX_LEAST_RATIO:g} | {mark(ok)} |"
+        )
+    return out
+
+
+def read_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 def table(rows: list[dict]) -> list[str]:
     targets = sorted({r["target"] for r in rows}, key=lambda t: (t not in ORDER, ORDER.index(t)))
     scen = sorted({r["scenario"] for r in rows})
     names = {r["scenario"]: r["name"] for r in rows}
-    means: dict[tuple[str, str], float] = {}
-    for s in scen:
-        for t in targets:
-            runs = [r["rps"] for r in rows if r["scenario"] == s and r["target"] == t]
-            if runs:
-                means[s, t] = statistics.mean(runs)
+    means = mean_rates(rows)
     ratios = [("project", other) for other in ("raw", "textbook") if other in targets]
     head = ["scenario", *(f"{t} req/s" for t in targets), *(f"{a}/{b}" for a, b in ratios)]
     head += ["project p50 / p99 ms", "errors"]
@@ -67,8 +142,7 @@ def table(rows: list[dict]) -> list[str]:
         mine = [r for r in rows if r["scenario"] == s and r["target"] == "project"]
         if mine:
             p50 = statistics.mean(r["p50_ms"] for r in mine)
-            p99 = statistics.mean(r["p99_ms"] for r in mine)
-            cells.append(f"{p50:.1f} / {p99:.1f}")
+            cells.append(f"{p50:.1f} / {mean_p99(rows, s):.1f}")
         else:
             cells.append("")
         cells.append(str(sum(r["errors"] for r in rows if r["scenario"] == s)))
@@ -90,7 +164,7 @@ def per_run(rows: list[dict]) -> list[str]:
 def exports(folder: Path) -> list[str]:
     path = folder / "export.jsonl"
     if not path.exists():
-        return ["Not run (`BENCH_EXPORT=0`, or no reference bench)."]
+        return ["Not run (`BENCH_EXPORT=0`)."]
     out = [
         "| target | mode | rows | wall s | ms per 1k rows | server worker peak RSS MB | "
         "stopped by |",
@@ -164,6 +238,8 @@ def main() -> None:
         ]
     else:
         doc += ["Project alone (no reference bench): no ratios.", ""]
+    if with_anchors:
+        doc += ["## Targets", "", *targets(rows, a.folder), ""]
     rss = a.folder / "rss.json"
     if rss.exists():
         workers = json.loads(rss.read_text())
@@ -176,7 +252,7 @@ def main() -> None:
             ),
             "",
         ]
-    doc += ["## CSV export (time-capped)", "", *exports(a.folder), ""]
+    doc += ["## Exports", "", *exports(a.folder), ""]
     checks = sorted(a.folder.glob("check-*.txt"))
     if checks:
         rc = (a.folder / "check.rc").read_text().strip()

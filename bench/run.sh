@@ -237,6 +237,20 @@ else
   fi
 fi
 
+# The project's own export endpoint: every row in one streamed CSV, and in one workbook.
+if [ "$EXPORT" = 1 ]; then
+  for fmt in csv xls; do
+    stop_project; start_project
+    say "export endpoint, format $fmt"
+    "$PY" bench/load.py "$PROJECT" --token "$PROJECT_TOKEN" --export "$fmt" \
+      --server-pid "$PROJECT_PID" --out "$OUT/export.jsonl" >>"$LOG"
+  done
+fi
+
+# XLSX rendering per 1,000 rows, against drf-excel's renderer (in process, no database).
+say "XLSX render cost"
+DEBUG=true SECRET_KEY=bench-xlsx-only "$PY" bench/xlsx_cost.py --json >"$OUT/xlsx_cost.json"
+
 # ---------------------------------------------------------------- report
 cmd="make bench BENCH_N=$N BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DURATION"
 [ "$WARMUP" != 3 ] && cmd="BENCH_WARMUP=$WARMUP $cmd"

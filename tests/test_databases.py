@@ -3,8 +3,11 @@
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from rest_framework.test import APIClient
 
 from config.databases import POOL_OPTIONS, database, databases
+from tests.conftest import LIST_URL
 
 PRIMARY = "postgres://oms:secret@primary:5432/oms"
 REPLICA_1 = "postgres://oms:secret@replica-a:5432/oms"
@@ -94,3 +97,20 @@ def test_the_settings_use_the_builder() -> None:
     assert list(settings.DATABASES) == ["default", *settings.DATABASE_REPLICAS]
     assert settings.DATABASE_ROUTERS == ["oms.routers.ReplicaRouter"]
     assert settings.DATABASES["default"]["ENGINE"].startswith("django_prometheus.db.backends.")
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")
+def test_list_queries_are_planned_with_their_values(api_client: APIClient) -> None:
+    """No server-side prepared statements, hence no generic plans: Django binds parameters
+    on the client (psycopg's ClientCursor), so PostgreSQL plans every ``id > ...`` or
+    ``modified_date >= ...`` for the values it is given. A generic plan, which prepared
+    statements switch to after five runs, assumes a third of the table matches a range
+    and can pick a plan (a parallel count) that is several times slower."""
+    for threshold in range(10):
+        response = api_client.get(LIST_URL, {"id__gt": threshold, "limit": 1})
+        assert response.status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
