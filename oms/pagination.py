@@ -25,6 +25,11 @@ class QuerySetNotOrdered(ImproperlyConfigured):
 
 MAX_OFFSET = 2**63 - 1  # a signed 64-bit OFFSET, the widest databases take
 
+# Where the rows from an offset on start, cheaper than skipping them (such as an id found
+# from counters): the queryset narrowed to start near there, and the rows still to skip;
+# None when it cannot tell.
+OffsetSource = Callable[[QuerySet, int], tuple[QuerySet, int] | None]
+
 # The number of rows of a filtered queryset, from somewhere cheaper than count(*) (such as
 # counters kept by triggers); None when it cannot tell, and the rows are counted.
 CountSource = Callable[[QuerySet], int | None]
@@ -40,7 +45,8 @@ class ListPage(Page):
 
 
 class DeferredJoinPaginator(Paginator):
-    """Django's Paginator with a pluggable count and a deferred join for deep pages.
+    """Django's Paginator with a pluggable count, a pluggable start of deep pages (the
+    view's ``offset_source``) and a deferred join for deep pages.
 
     From row ``deferred_join_from`` on, a page is ``WHERE pk IN (SELECT pk ... ORDER BY ...
     LIMIT n OFFSET k)``, ordered again outside: the rows skipped by OFFSET are read from an
@@ -54,10 +60,12 @@ class DeferredJoinPaginator(Paginator):
         per_page: int,
         *,
         count_source: CountSource | None = None,
+        offset_source: OffsetSource | None = None,
         deferred_join_from: int = 1000,
     ) -> None:
         super().__init__(object_list, per_page)
         self.count_source = count_source
+        self.offset_source = offset_source
         self.deferred_join_from = deferred_join_from
 
     @cached_property
@@ -98,6 +106,11 @@ class DeferredJoinPaginator(Paginator):
     def slice_rows(self, bottom: int, top: int) -> QuerySet | Sequence[Any]:
         """Rows ``bottom`` to ``top`` (exclusive) of the object list, in its order."""
         rows = self.object_list
+        if self.offset_source is not None and isinstance(rows, QuerySet):
+            located = self.offset_source(rows, bottom)
+            if located is not None:
+                rows, skip = located
+                bottom, top = skip, skip + (top - bottom)
         if (
             bottom < self.deferred_join_from
             or not isinstance(rows, QuerySet)
@@ -126,13 +139,15 @@ class PageLimitPagination(PageNumberPagination):
         """A page of ``queryset``, which the view has filtered and ordered.
 
         The count comes from the view's ``count_source(queryset)`` (a CountSource) when it
-        has one and it answers, from ``count(*)`` otherwise.
+        has one and it answers, from ``count(*)`` otherwise. Likewise a deep page starts
+        where the view's ``offset_source`` (an OffsetSource) says.
         """
         if not queryset.ordered:
             raise QuerySetNotOrdered(f"{view.__class__.__name__} must order its queryset.")
         self.django_paginator_class = partial(
             DeferredJoinPaginator,
             count_source=getattr(view, "count_source", None),
+            offset_source=getattr(view, "offset_source", None),
             deferred_join_from=self.deferred_join_from,
         )
         return super().paginate_queryset(queryset, request, view)

@@ -15,7 +15,7 @@ drf-excel field objects). Other data goes the parent renderers' way.
 
 import codecs
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from io import BytesIO, StringIO
 from itertools import islice
@@ -25,17 +25,20 @@ import orjson
 from drf_excel.fields import XLSXField
 from drf_excel.renderers import XLSXRenderer
 from drf_excel.utilities import get_setting
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles.numbers import FORMAT_NUMBER, FORMAT_NUMBER_00
-from openpyxl.utils import get_column_letter
+from openpyxl.styles.numbers import (
+    FORMAT_DATE_DATETIME,
+    FORMAT_DATE_TIME4,
+    FORMAT_DATE_YYYYMMDD2,
+    FORMAT_NUMBER,
+    FORMAT_NUMBER_00,
+)
 from rest_framework import renderers, serializers
 from rest_framework.request import Request
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework_csv.renderers import PaginatedCSVRenderer
 
 from oms.rows import TupleRows, naive_utc
+from oms.xlsx import legal_text, write_xlsx
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -57,12 +60,12 @@ def neutralise_formula(value: Any) -> Any:
 
 
 def xlsx_cell_value(value: Any) -> Any:
-    """``value`` for a workbook cell: :func:`neutralise_formula`, after removing the
-    control characters a workbook cannot hold (openpyxl refuses them; tab, CR and LF are
-    allowed), as drf-excel does. Datetimes become naive UTC, as drf-excel writes them:
-    Excel has no time zones."""
+    """``value`` for a drf-excel cell: :func:`neutralise_formula`, after removing the
+    characters a workbook cannot hold (:func:`oms.xlsx.legal_text`; tab, CR and LF are
+    allowed), as :func:`write_workbook` writes text. Datetimes become naive UTC, as
+    drf-excel writes them: Excel has no time zones."""
     if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        value = legal_text(value)
     elif isinstance(value, datetime):
         return naive_utc(value)
     return neutralise_formula(value)
@@ -76,7 +79,7 @@ COLUMN_WIDTH = 20
 
 def xlsx_number_formats(fields: Iterable[serializers.Field]) -> list[str | None]:
     """The number format drf-excel gives each column's cells (``DRF_EXCEL_*`` settings
-    included); None where it keeps openpyxl's, which types a datetime cell itself."""
+    included); None where it keeps General (text)."""
     formats: list[str | None] = []
     for field in fields:
         if isinstance(field, serializers.IntegerField):
@@ -84,7 +87,11 @@ def xlsx_number_formats(fields: Iterable[serializers.Field]) -> list[str | None]
         elif isinstance(field, serializers.FloatField | serializers.DecimalField):
             formats.append(get_setting("DECIMAL_FORMAT") or FORMAT_NUMBER_00)
         elif isinstance(field, serializers.DateTimeField):
-            formats.append(get_setting("DATETIME_FORMAT"))
+            formats.append(get_setting("DATETIME_FORMAT") or FORMAT_DATE_DATETIME)
+        elif isinstance(field, serializers.DateField):
+            formats.append(get_setting("DATE_FORMAT") or FORMAT_DATE_YYYYMMDD2)
+        elif isinstance(field, serializers.TimeField):
+            formats.append(get_setting("TIME_FORMAT") or FORMAT_DATE_TIME4)
         else:
             formats.append(None)
     return formats
@@ -92,38 +99,26 @@ def xlsx_number_formats(fields: Iterable[serializers.Field]) -> list[str | None]
 
 def write_workbook(
     header: list[str],
-    rows: Iterable[Iterable[Any]],
+    rows: Iterable[Sequence[Any]],
     target: IO[bytes],
     number_formats: list[str | None] | None = None,
 ) -> None:
-    """A workbook of ``header`` then ``rows`` (database values) into ``target``.
-
-    openpyxl's write-only mode streams rows to the file instead of building a cell object
-    per value, several times faster than drf-excel's and in constant memory, which is what
-    lets a full export reach Excel's row limit. Cells are what drf-excel writes: text
+    """A workbook of ``header`` then ``rows`` (database values) into ``target``, with
+    drf-excel's sheet title and column widths: :func:`oms.xlsx.write_xlsx`, which streams
+    the rows (a full export reaches Excel's row limit in constant memory) over ten times
+    faster than openpyxl's write-only mode. Cells are what drf-excel writes: text
     neutralised, numbers as numbers in ``number_formats`` (per column, see
-    :func:`xlsx_number_formats`), datetimes as Excel datetimes.
+    :func:`xlsx_number_formats`), datetimes as Excel datetimes in UTC.
     """
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_TITLE)
-    for column in range(1, len(header) + 1):
-        sheet.column_dimensions[get_column_letter(column)].width = COLUMN_WIDTH
-    sheet.append(header)
-    # One styled cell per formatted column, given each row's value in turn: the sheet
-    # writes a row out as it is appended, so a cell can be reused.
-    styled = []
-    for index, number_format in enumerate(number_formats or ()):
-        if number_format is not None:
-            cell = WriteOnlyCell(sheet)
-            cell.number_format = number_format
-            styled.append((index, cell))
-    for row in rows:
-        cells = [xlsx_cell_value(value) for value in row]
-        for index, cell in styled:
-            cell.value = cells[index]
-            cells[index] = cell
-        sheet.append(cells)
-    workbook.save(target)
+    write_xlsx(
+        target,
+        header,
+        rows,
+        number_formats=number_formats or (),
+        title=SHEET_TITLE,
+        column_width=COLUMN_WIDTH,
+        text=neutralise_formula,
+    )
 
 
 Context = dict[str, Any] | None  # a renderer context
@@ -193,8 +188,12 @@ class CSVRenderer(PaginatedCSVRenderer):
         if isinstance(data, TupleRows):  # the view's tuples, in the header's order
             header = data.header
             yield [labels.get(name, name) for name in header] if labels else header
+            text_columns = data.row_serializer.text_columns  # other columns are never text
             for row in data.formatted():
-                yield [neutralise_formula(cell) for cell in row]
+                cells = list(row)
+                for index in text_columns:
+                    cells[index] = neutralise_formula(cells[index])
+                yield cells
             return
         rows = super().tablize(data, header=header, labels=labels)
         yield from islice(rows, 1)  # the header row, when there is one, comes first
@@ -248,7 +247,8 @@ class SafeTextCell(XLSXField):
 
 
 class XLSRenderer(XLSXRenderer):
-    """The page's rows as an Excel workbook (drf-excel).
+    """The page's rows as an Excel workbook: drf-excel's cells, sheet title and column
+    widths, written by :func:`write_workbook` from the view's tuples.
 
     Advertised and negotiated as ``application/xls``, the name OMS clients use (the
     registered XLSX type is an alias, see ``oms.negotiation``); the response says what
@@ -271,14 +271,15 @@ class XLSRenderer(XLSXRenderer):
         set_attachment(renderer_context, "xlsx")
         results = data["results"]
         if isinstance(results, TupleRows):
-            buffer = BytesIO()
+            header, rows = results.header, results.tuples
             formats = xlsx_number_formats(results.row_serializer.fields)
-            write_workbook(results.header, results.tuples, buffer, formats)
-            return buffer.getvalue()
-        if not results:
-            # drf-excel writes no header row for an empty page.
-            return self.header_only_workbook(renderer_context["header"])
-        return super().render(data, accepted_media_type, renderer_context)
+        elif not results:  # drf-excel would write no header row for an empty page
+            header, rows, formats = renderer_context["header"], [], None
+        else:  # dicts: drf-excel's own way
+            return super().render(data, accepted_media_type, renderer_context)
+        buffer = BytesIO()
+        write_workbook(header, rows, buffer, formats)
+        return buffer.getvalue()
 
     def _drf_to_xlsx_field(self, key: str, value: Any) -> XLSXField:
         """drf-excel's cell for ``value``, its text neutralised by the CSV's rule.
@@ -303,16 +304,6 @@ class XLSRenderer(XLSXRenderer):
             mapping=None,
             cell_style=xlsx_field.cell_style,
         )
-
-    @staticmethod
-    def header_only_workbook(header: list[str]) -> bytes:
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "Report"  # drf-excel's sheet title
-        sheet.append(header)
-        buffer = BytesIO()
-        workbook.save(buffer)
-        return buffer.getvalue()
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):

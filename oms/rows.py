@@ -155,6 +155,15 @@ class TupleRows:
         return self.row_serializer.format(self.tuples)
 
 
+class TabularRows(list, TupleRows):
+    """A page's rows as the tuples alone, for CSV and XLS, which write from them: no
+    serializer dicts. A list, as djangorestframework-csv renders lists only."""
+
+    def __init__(self, row_serializer: RowSerializer, tuples: list[tuple[Any, ...]]) -> None:
+        list.__init__(self, tuples)
+        TupleRows.__init__(self, row_serializer, tuples)
+
+
 class Rows(list, TupleRows):
     """A page's rows: the serializer's dicts (JSON, the browsable API), keeping the
     tuples they were made from for CSV and XLS."""

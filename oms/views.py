@@ -32,7 +32,7 @@ from oms.renderers import (
     write_workbook,
     xlsx_number_formats,
 )
-from oms.rows import Rows, RowSerializer, TupleRows, copy_select
+from oms.rows import Rows, RowSerializer, TabularRows, TupleRows, copy_select
 from oms.security import log_authentication_failure
 from oms.throttling import rate_limit_headers
 
@@ -95,12 +95,15 @@ class ListAPIView(generics.ListAPIView):
         return self.get_row_serializer().values(queryset, formatted=formatted)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        renderer = request.accepted_renderer
         # XLSX cells hold datetimes, not their text.
-        rows = self.get_rows(formatted=not isinstance(request.accepted_renderer, XLSRenderer))
+        rows = self.get_rows(formatted=not isinstance(renderer, XLSRenderer))
         page = self.paginate_queryset(rows)
-        if page is None:
-            return Response(Rows(self.get_row_serializer(), list(rows)))
-        return self.get_paginated_response(Rows(self.get_row_serializer(), list(page)))
+        tuples = list(rows if page is None else page)
+        # Tabular renderers write the tuples; the serializer's dicts are for the others.
+        rows_class = TabularRows if getattr(renderer, "tabular", False) else Rows
+        results = rows_class(self.get_row_serializer(), tuples)
+        return Response(results) if page is None else self.get_paginated_response(results)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method.lower() not in self.http_method_names:
@@ -158,7 +161,7 @@ class ExportAPIView(ListAPIView):
 
     - CSV is streamed from a server-side cursor (``iterator``), ``chunk_size`` rows at a
       time: memory stays constant whatever the number of rows.
-    - XLSX is written in openpyxl's write-only mode to a temporary file (in memory while
+    - XLSX is written row by row (``oms.xlsx``) to a temporary file (in memory while
       small, then on disk) and sent from there. A workbook cannot hold more than
       ``max_xlsx_rows`` data rows (Excel's limit): a bigger export is a 400 decided from
       the count, before any row is written.

@@ -164,7 +164,7 @@ def test_permissions_are_read_from_the_database_when_the_cache_fails(
 def test_workbooks_have_the_cells_drf_excel_wrote(
     make_customer: Callable[..., Customer], channel: Any
 ) -> None:
-    """openpyxl's write-only workbook holds what drf-excel's renderer wrote for the same
+    """The project's workbook (oms.xlsx) holds what drf-excel's renderer wrote for the same
     page: values, their types and number formats, the sheet's title and column widths."""
     make_customer(first_name="=1+1", phone_number="+905551234567", channel=channel)
     make_customer(last_name="a\x0bb", erp_code="-5", omnitron_id=-5)

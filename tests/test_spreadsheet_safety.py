@@ -190,6 +190,23 @@ def test_control_characters_are_dropped_from_workbooks_before_the_rule_applies(
     )
 
 
+def test_workbook_text_is_text_and_readable(
+    api_client: APIClient, make_customer: MakeCustomer
+) -> None:
+    """Text that looks like an error code stays text (openpyxl wrote an error value), and
+    U+FFFE and U+FFFF, which XML cannot hold (openpyxl wrote them: a workbook no reader
+    opens), are dropped like control characters."""
+    make_customer(first_name="#N/A", last_name="a\ufffeb\uffffc")
+
+    response = export(api_client, "xls")
+
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    first_name, last_name = (sheet.cell(2, HEADER.index(name) + 1) for name in TEXT_FIELDS[1:3])
+    assert (first_name.value, first_name.data_type) == ("#N/A", "s")
+    assert last_name.value == "abc"
+    assert column(csv_rows(export(api_client, "csv")), "last_name") == ["a\ufffeb\uffffc"]
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
