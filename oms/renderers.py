@@ -271,7 +271,7 @@ class XLSRenderer(XLSXRenderer):
         set_attachment(renderer_context, "xlsx")
         results = data["results"]
         if isinstance(results, TupleRows):
-            header, rows = results.header, results.tuples
+            header, rows = results.header, results.row_serializer.native(list(results.tuples))
             formats = xlsx_number_formats(results.row_serializer.fields)
         elif not results:  # drf-excel would write no header row for an empty page
             header, rows, formats = renderer_context["header"], [], None

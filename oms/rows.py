@@ -41,6 +41,14 @@ def format_datetime(value: datetime | str | None) -> str | None:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
+def parse_utc_text(value: str | None) -> datetime | None:
+    """:func:`format_datetime`'s text as a naive UTC datetime. Years before 1000 come
+    unpadded (as DRF writes them): padded again to the 26 characters of the format."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.removesuffix("Z").rjust(26, "0"))
+
+
 def naive_utc(value: datetime | None) -> datetime | None:
     """``value`` as a naive UTC datetime: spreadsheets have no time zones."""
     if value is None or value.tzinfo is None:
@@ -106,11 +114,8 @@ class RowSerializer:
         if first is None:
             return
         rows = chain((first,), rows)
-        formatters = [
-            (i, f)
-            for i, f in enumerate(self.formatters)
-            if f is not None and not (f is format_datetime and isinstance(first[i], str))
-        ]
+        done = self.formatted_columns(first)
+        formatters = [(i, f) for i, f in enumerate(self.formatters) if f and i not in done]
         if not formatters:
             yield from rows
             return
@@ -119,6 +124,30 @@ class RowSerializer:
             for index, formatter in formatters:
                 cells[index] = formatter(cells[index])
             yield tuple(cells)
+
+    def formatted_columns(self, row: tuple[Any, ...]) -> list[int]:
+        """The datetime columns of ``row`` (and of every row of its query: a column holds
+        one type) that the database wrote as text (``values(formatted=True)``)."""
+        return [
+            index
+            for index, formatter in enumerate(self.formatters)
+            if formatter is format_datetime and isinstance(row[index], str)
+        ]
+
+    def native(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows`` with the datetimes the database wrote as text parsed again, as naive
+        UTC datetimes, for workbooks: ``fromisoformat`` is several times cheaper than
+        psycopg's loading of a timestamp."""
+        columns = self.formatted_columns(rows[0]) if rows else []
+        if not columns:
+            return rows
+        native = []
+        for row in rows:
+            cells = list(row)
+            for index in columns:
+                cells[index] = parse_utc_text(cells[index])
+            native.append(tuple(cells))
+        return native
 
     def as_dicts(self, rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
         """Formatted rows as the serializer's dicts (the JSON page's ``results``)."""
@@ -184,8 +213,13 @@ NEVER_TEXT = (
     serializers.DateTimeField,
 )
 # to_char pads years to four digits, where strftime (DRF) writes years before 1000
-# unpadded: hence ltrim.
-SQL_DATETIME = "ltrim(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '0')"
+# unpadded: hence ltrim, for those years only (on every row it cost a third of to_char's
+# time, a tenth of a full export's).
+SQL_UTC_TEXT = "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+SQL_DATETIME = (
+    f"CASE WHEN {{0}} >= '1000-01-01T00:00:00Z' THEN {SQL_UTC_TEXT} "
+    f"ELSE ltrim({SQL_UTC_TEXT}, '0') END"
+)
 # ascii() of the first character: cheaper than comparing a substring with each trigger.
 SQL_TEXT = "CASE WHEN ascii({0}) IN ({1}) THEN '''' || {0} ELSE nullif({0}, '') END"
 

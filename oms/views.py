@@ -96,8 +96,7 @@ class ListAPIView(generics.ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         renderer = request.accepted_renderer
-        # XLSX cells hold datetimes, not their text.
-        rows = self.get_rows(formatted=not isinstance(renderer, XLSRenderer))
+        rows = self.get_rows(formatted=True)
         page = self.paginate_queryset(rows)
         tuples = list(rows if page is None else page)
         # Tabular renderers write the tuples; the serializer's dicts are for the others.

@@ -19,7 +19,7 @@ from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from customers.views import CustomerListSimpleView
 from oms.renderers import JSONRenderer, XLSRenderer
-from oms.rows import Rows, RowSerializer, format_datetime
+from oms.rows import Rows, RowSerializer, format_datetime, naive_utc, parse_utc_text
 from tests.conftest import LIST_URL
 
 DATETIMES = [
@@ -35,6 +35,11 @@ DATETIMES = [
 @pytest.mark.parametrize("value", DATETIMES, ids=str)
 def test_datetimes_are_formatted_as_drf_formats_them(value: datetime) -> None:
     assert format_datetime(value) == serializers.DateTimeField().to_representation(value)
+
+
+@pytest.mark.parametrize("value", DATETIMES, ids=str)
+def test_the_apis_datetime_text_parses_back_for_workbooks(value: datetime) -> None:
+    assert parse_utc_text(format_datetime(value)) == naive_utc(value)
 
 
 @pytest.mark.django_db
