@@ -37,7 +37,7 @@ class CustomerFilterSet(FilterSet):
         field_name="modified_date", lookup_expr="lte", label="Modified Date Lte"
     )
 
-    class Meta:
+    class Meta(FilterSet.Meta):
         model = Customer
         fields: list[str] = []  # every filter is declared above
 

@@ -139,9 +139,37 @@ class FreshFields(dict):
         return dict(self)
 
 
+class FilterForm(forms.Form):
+    """A filter form that cleans only the fields the query string gives (and required
+    ones): a request names one or two of a list's dozen or more filters, and cleaning an
+    absent one only finds it empty, which every filter ignores. The form keeps all its
+    fields for rendering (the browsable API's filter form); ``cleaned_data`` holds the
+    given ones."""
+
+    def full_clean(self) -> None:
+        fields = self.fields
+        self.fields = {
+            name: field
+            for name, field in fields.items()
+            if field.required
+            or not field.widget.value_omitted_from_data(
+                self.data, self.files, self.add_prefix(name)
+            )
+        }
+        try:
+            super().full_clean()
+        finally:
+            self.fields = fields
+
+
 class FilterSet(rest_framework.FilterSet):
     """django-filter's FilterSet without the deep copies it makes per request (a request
-    builds one FilterSet and one form): see FilterCopies and FreshFields."""
+    builds one FilterSet and one form: see FilterCopies and FreshFields), validating the
+    filters a request gives (FilterForm). Subclasses that declare ``Meta`` derive it from
+    ``FilterSet.Meta``."""
+
+    class Meta:
+        form = FilterForm
 
     @classmethod
     def get_filters(cls) -> FilterCopies:

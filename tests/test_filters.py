@@ -405,3 +405,19 @@ def test_filtersets_share_no_filter_and_no_form_field() -> None:
     assert first.form.cleaned_data["email"] == "a@example.com"
     assert second.form.cleaned_data["email"] == "b@example.com"
     assert filterset({"email": "c@example.com"}).form.fields["email"] is not base.field
+
+
+def test_only_the_given_filters_are_cleaned_and_every_one_is_rendered() -> None:
+    """oms.filters.FilterForm: absent filters are not cleaned (they would only be empty),
+    given ones are, errors included; the form still has every field, for the browsable
+    API's filter form."""
+    given = filterset({"email": "a@example.com", "id__gt": "5"})
+    invalid = filterset({"id__gt": "x"})
+
+    assert given.is_valid()
+    assert given.form.cleaned_data == {"email": "a@example.com", "id__gt": 5}
+    assert list(given.form.fields) == list(CustomerFilterSet.base_filters)
+    assert all(f'name="{name}"' in str(given.form) for name in CustomerFilterSet.base_filters)
+    assert not invalid.is_valid()
+    assert invalid.errors == {"id__gt": [NOT_WHOLE]}
+    assert filtered({"email": "nobody@example.com"}) == []
