@@ -3,6 +3,7 @@
     python bench/load.py http://127.0.0.1:8090 --token KEY --params params.env --out r.jsonl
     python bench/load.py --server-pid PID --rss      # the gunicorn workers' memory, as JSON
     python bench/load.py URL --token KEY --export csv --server-pid PID --out export.jsonl
+                                                     # full export, median of --repeat (3)
 
 The scenarios are the reference bench's S1-S8 (same query strings, parameters derived from
 the data by bench/run.sh). Each: one pre-check request that must be 200 with the expected
@@ -113,10 +114,9 @@ def worker_rss(master: int) -> dict:
     return result
 
 
-def export(url: str, token: str, fmt: str, server_pid: int | None) -> dict:
+def download(url: str, token: str, fmt: str) -> tuple[float, int, int]:
     """One full download of the export endpoint (every row, no filter), read as it
-    streams; wall time, rows (CSV lines less the header; XLSX: unknown, bytes only) and
-    the workers' peak RSS since they started (restart the server first)."""
+    streams: wall seconds, bytes and lines."""
     target = urlsplit(url)
     conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=600)
     started = time.perf_counter()
@@ -130,6 +130,15 @@ def export(url: str, token: str, fmt: str, server_pid: int | None) -> dict:
     conn.close()
     if response.status != 200:
         sys.exit(f"export {fmt}: status {response.status}")
+    return wall, size, lines
+
+
+def export(url: str, token: str, fmt: str, server_pid: int | None, repeat: int) -> dict:
+    """The median of ``repeat`` downloads; rows (CSV lines less the header; XLSX: bytes
+    only) and the workers' peak RSS since they started (restart the server first)."""
+    runs = [download(url, token, fmt) for _ in range(repeat)]
+    wall = statistics.median(run[0] for run in runs)
+    _, size, lines = runs[-1]
     rows = lines - 1 if fmt == "csv" else None
     peaks = [w.get("VmHWM", 0) for w in worker_rss(server_pid).values()] if server_pid else []
     return {
@@ -138,6 +147,7 @@ def export(url: str, token: str, fmt: str, server_pid: int | None) -> dict:
         "rows": rows if rows is not None else "",
         "bytes": size,
         "wall_s": round(wall, 2),
+        "runs_s": [round(run[0], 2) for run in runs],
         "ms_per_1000_rows": round(1000 * wall / rows * 1000, 2) if rows else "",
         "server_worker_peak_rss_mb": max(peaks, default=""),
         "stopped_by": "end of data",
@@ -156,7 +166,8 @@ def main() -> None:
     ap.add_argument("--out", help="append one JSON line per scenario")
     ap.add_argument("--server-pid", type=int)
     ap.add_argument("--rss", action="store_true", help="print the workers' memory and exit")
-    ap.add_argument("--export", choices=["csv", "xls"], help="download the full export once")
+    ap.add_argument("--export", choices=["csv", "xls"], help="download the full export")
+    ap.add_argument("--repeat", type=int, default=3, help="exports: downloads, median wall time")
     a = ap.parse_args()
     if a.rss:
         print(json.dumps(worker_rss(a.server_pid)))
@@ -166,7 +177,7 @@ def main() -> None:
     if a.export:
         if not (a.url and a.token):
             ap.error("give URL and --token")
-        line = json.dumps(export(a.url, a.token, a.export, a.server_pid))
+        line = json.dumps(export(a.url, a.token, a.export, a.server_pid, a.repeat))
         print(line)
         if a.out:
             with open(a.out, "a") as f:

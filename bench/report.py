@@ -173,8 +173,10 @@ def exports(folder: Path) -> list[str]:
     for line in path.read_text().splitlines():
         x = json.loads(line)
         target = "project" if x["target"].startswith("http") else x["target"]
+        runs = x.get("runs_s")
+        wall = f"{x['wall_s']} (median of {', '.join(map(str, runs))})" if runs else x["wall_s"]
         out.append(
-            f"| {target} | {x['mode']} | {x['rows']} | {x['wall_s']} | "
+            f"| {target} | {x['mode']} | {x['rows']} | {wall} | "
             f"{x['ms_per_1000_rows']} | {x.get('server_worker_peak_rss_mb', '')} | "
             f"{x.get('stopped_by', '')} |"
         )
