@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models import QuerySet
 from django_filters.constants import EMPTY_VALUES
@@ -58,7 +59,7 @@ class CustomerListSimpleView(ListAPIView):
         (customers.counts) when channels and one range, of ids or of modified_date,
         are all that narrow it; None otherwise, and on databases without counters: the
         paginator counts rows then."""
-        scope = self.counter_scope()
+        scope = self.counter_scope
         if scope is None:
             return None
         return counted_customers(
@@ -68,7 +69,7 @@ class CustomerListSimpleView(ListAPIView):
     def offset_source(self, queryset: QuerySet, offset: int) -> tuple[QuerySet, int] | None:
         """A deep page in id order starts at an id the counters locate: ``queryset`` from
         that id on, and the few rows left to skip (customers.counts.locate_offset)."""
-        scope = self.counter_scope()
+        scope = self.counter_scope
         if scope is None or scope.modified is not None or scope.sort not in ID_ORDERS:
             return None
         descending = scope.sort == ["-id"]
@@ -81,9 +82,11 @@ class CustomerListSimpleView(ListAPIView):
         narrowed = queryset.filter(id__lte=bound) if descending else queryset.filter(id__gte=bound)
         return narrowed, remaining
 
+    @cached_property
     def counter_scope(self) -> CounterScope | None:
-        """What the counters need to know of this request's filters; None when a filter
-        they do not cover (an exact field) narrows the list."""
+        """What the counters need to know of this request's filters (read once per
+        request, by the count and by a deep page); None when a filter they do not cover
+        (an exact field) narrows the list."""
         request = getattr(self, "request", None)  # None: a view not dispatching a request
         filterset = getattr(self, "filterset", None)  # the request's (oms.filters.FilterBackend)
         if request is None or filterset is None or not filterset.is_valid():
