@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served as static files
     "django_prometheus",
+    "oms",  # the toolkit's database side: stamps and the write bound (oms.changes)
     "channels",
     "customers",
     "tokens",
@@ -124,6 +125,13 @@ if not 0 < WRITE_TRANSACTION_TIMEOUT <= (SYNC_LOOKBACK - 2 * SYNC_CLOCK_SKEW) / 
         f"{SYNC_LOOKBACK} s must cover twice the bound plus {SYNC_CLOCK_SKEW} s of clock error "
         "each way."
     )
+
+# Seconds a commit may take to become visible to readers after the database has checked it
+# against the write bound (WAL flush; with synchronous replication, the standby's answer).
+# Cursor pages hold back rows stamped within WRITE_TRANSACTION_TIMEOUT + COMMIT_MARGIN.
+COMMIT_MARGIN = env.float("COMMIT_MARGIN", default=5.0)
+if COMMIT_MARGIN < 0:
+    raise ImproperlyConfigured("COMMIT_MARGIN must be 0 or more seconds.")
 
 # Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
 REDIS_URL = env.str("REDIS_URL", default="")

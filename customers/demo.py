@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from channels.models import Channel
 from customers.models import Customer
+from oms.changes import keeping_given_stamps
 from oms.db import bounded_transaction, reset_sequences
 from oms.progress import Progress
 
@@ -65,10 +66,11 @@ def load_demo_data(customers: int, progress: Progress | None = None) -> int:
     were added. Existing rows are never changed or deleted.
 
     Each synthetic batch commits by itself, so an interrupted load keeps what it added and
-    the next run carries on from there (see ``synthetic_start``).
+    the next run carries on from there (see ``synthetic_start``). The rows keep their
+    fixed dates (``keeping_given_stamps``): demo data is history, never synced.
     """
     added = 0
-    with bounded_transaction():
+    with bounded_transaction(), keeping_given_stamps():
         Channel.objects.get_or_create(
             id=DEMO_CHANNEL_ID, defaults={"name": "Web", "channel_type": "web"}
         )
@@ -87,7 +89,8 @@ def load_demo_data(customers: int, progress: Progress | None = None) -> int:
         start = synthetic_start()
         numbers = iter(range(start, start + missing))
         while batch := [synthetic_customer(n) for n in islice(numbers, BATCH_SIZE)]:
-            with bounded_transaction():  # the service's write transactions are all bounded
+            # The service's write transactions are all bounded.
+            with bounded_transaction(), keeping_given_stamps():
                 Customer.objects.bulk_create(batch)
             added += len(batch)
             if progress is not None:

@@ -2,17 +2,19 @@
 
 from typing import Any
 
-from django.db import models, router
+from django.db import connections, models, router
 from django.utils import timezone
 
 from oms.db import bounded_transaction
 
 
 class TimeStampedModel(models.Model):
-    """``created_date`` set on creation, ``modified_date`` on every ``save()``.
+    """``created_date`` set on creation, ``modified_date`` on every save.
 
-    Plain defaults rather than ``auto_now``/``auto_now_add``: those overwrite explicit
-    values in ``bulk_create()``, which bulk loads and imports with known dates need.
+    On PostgreSQL the database stamps both (``oms.changes``: its clock, forwards only),
+    whatever the writer sends; ``save()`` reads the stamps back. Elsewhere the application
+    stamps: plain defaults rather than ``auto_now``/``auto_now_add``, which would overwrite
+    the explicit values that loads of historical data (``keeping_given_stamps``) need.
     """
 
     created_date = models.DateTimeField(default=timezone.now, editable=False, db_index=False)
@@ -22,11 +24,10 @@ class TimeStampedModel(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Stamped inside a bounded transaction, so that the row commits within
-        # WRITE_TRANSACTION_TIMEOUT of its modified_date: BI tools' sync lookback relies on
-        # it. Code saving several rows in one transaction should open it with
-        # bounded_transaction() too; a plain atomic() around this is bounded only per
-        # statement and idle pause.
+        # Inside a bounded transaction, so that the row commits within
+        # WRITE_TRANSACTION_TIMEOUT of its modified_date: the settled horizon of cursor
+        # pages relies on it (PostgreSQL enforces it at COMMIT as well). Code saving several
+        # rows in one transaction should open it with bounded_transaction() too.
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with bounded_transaction(using=using, savepoint=False):
             self.modified_date = timezone.now()
@@ -34,3 +35,5 @@ class TimeStampedModel(models.Model):
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "modified_date"}
             super().save(*args, **kwargs)
+            if connections[using].vendor == "postgresql":
+                self.refresh_from_db(using=using, fields=["created_date", "modified_date"])

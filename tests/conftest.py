@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from channels.models import Channel
 from customers.demo import load_demo_data
 from customers.models import Customer
+from oms.changes import keeping_given_stamps
 from tokens.issuing import issue
 
 LIST_URL = "/api/v1/oms/customers/list-simple/"
@@ -88,7 +89,8 @@ def make_customer(db: None) -> Callable[..., Customer]:
     """Create a customer; unique omnitron_id and email unless given.
 
     Through ``bulk_create`` so that explicit ``created_date``/``modified_date`` stick
-    (``save()`` stamps ``modified_date``).
+    (``save()`` stamps ``modified_date``), in a transaction that keeps the given stamps
+    (PostgreSQL stamps rows itself otherwise: ``oms.changes``).
     """
     counter = iter(range(1, 10**6))
 
@@ -96,7 +98,8 @@ def make_customer(db: None) -> Callable[..., Customer]:
         number = next(counter)
         fields.setdefault("omnitron_id", number)
         fields.setdefault("email", f"customer{number}@example.com")
-        (customer,) = Customer.objects.bulk_create([Customer(**fields)])
+        with keeping_given_stamps():
+            (customer,) = Customer.objects.bulk_create([Customer(**fields)])
         return customer
 
     return make

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection
 from django.db.models.signals import pre_save
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -39,13 +39,14 @@ from customers import demo, importing
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from oms.db import TIMEOUT_SETTINGS, TransactionTimeout, bounded_transaction
+from tests.concurrency import postgresql_only as postgresql_only_for
+from tests.concurrency import sleep_until, start
 from tests.conftest import LIST_URL, utc
 
 LOOKBACK = timedelta(seconds=django_settings.SYNC_LOOKBACK)
 LATE_COMMIT_SECONDS = 30
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs concurrent write transactions and server-side timeouts: PostgreSQL only",
+postgresql_only = postgresql_only_for(
+    "needs concurrent write transactions and server-side timeouts: PostgreSQL only"
 )
 
 Row = dict[str, Any]
@@ -153,40 +154,6 @@ def new_customers(count: int, first: int = 1, **fields: Any) -> list[Customer]:
         Customer(omnitron_id=n, email=f"customer{n}@example.com", **fields)
         for n in range(first, first + count)
     )
-
-
-class Worker(threading.Thread):
-    """A thread with its own database connection, closed when it ends."""
-
-    def __init__(self, target: Callable[[], object]) -> None:
-        super().__init__(daemon=True)
-        self.work = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.work()
-        except BaseException as error:  # reported by finish() or read by the test
-            self.error = error
-        finally:
-            connections.close_all()  # this thread's connections only
-
-    def finish(self, timeout: float) -> None:
-        """Wait for the thread (at most ``timeout`` seconds) and raise its error."""
-        self.join(timeout)
-        assert not self.is_alive(), f"worker still running after {timeout} s"
-        if self.error is not None:
-            raise self.error
-
-
-def start(target: Callable[[], object]) -> Worker:
-    worker = Worker(target)
-    worker.start()
-    return worker
-
-
-def sleep_until(moment: float) -> None:
-    time.sleep(max(0.0, moment - time.monotonic()))
 
 
 def show(name: str) -> str | None:
