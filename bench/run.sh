@@ -100,8 +100,9 @@ if [ -n "$SHARED" ]; then
   if [ -n "$reseeded" ]; then
     say "seeding $N customers into $DB with the reference seed (SCHEMA=django)"
     # Same N and SEED as the anchors' database, hence the same rows. No bench_* indexes:
-    # the project is measured with its own.
-    (cd "$SB" && PGHOST=$DB_HOST PGPORT=$DB_PORT PGUSER=$DB_USER PGPASSWORD=$DB_PASSWORD PGDATABASE=$DB \
+    # the project is measured with its own. The rows keep the seed's dates (historical
+    # data: PostgreSQL would stamp them with its clock otherwise, see oms/changes.py).
+    (cd "$SB" && PGOPTIONS="-c oms.given_stamps=keep" PGHOST=$DB_HOST PGPORT=$DB_PORT PGUSER=$DB_USER PGPASSWORD=$DB_PASSWORD PGDATABASE=$DB \
       SCHEMA=django INDEXES="" ./seed.sh "$N") >>"$LOG" 2>&1
   fi
   anchor_rows=$(sbq "SELECT count(*) FROM customers_customer" 2>/dev/null || echo 0)

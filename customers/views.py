@@ -53,6 +53,7 @@ class CustomerListSimpleView(ListAPIView):
     filterset_class = CustomerFilterSet
     download_name = "customers"
     channel_field = "channel_id"  # what a token limited to channels is narrowed by
+    settled_field = "modified_date"  # stamped by the database: cursor pages' horizon
 
     def count_source(self, queryset: QuerySet) -> int | None:
         """The count of ``queryset`` (this view's filtered rows) from the counters

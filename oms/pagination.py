@@ -1,5 +1,6 @@
 """Page-number pagination that refuses bad page sizes instead of silently changing them,
-counts from the view's counters where it has them and fetches deep pages by id first."""
+counts from the view's counters where it has them and fetches deep pages by id first;
+and, for a request that carries ``cursor``, cursor pages (``oms.keyset``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,22 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
+from django.template import loader
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
+
+from oms.keyset import (
+    CURSOR_PARAM,
+    CursorPage,
+    KeysetPaginator,
+    Position,
+    cursor_error,
+    cursor_parameter,
+    cursor_url,
+    requested_cursor,
+)
 
 if TYPE_CHECKING:  # DRF's settings import these modules while loading views
     from rest_framework.views import APIView
@@ -121,11 +135,15 @@ class DeferredJoinPaginator(Paginator):
 
 
 class PageLimitPagination(PageNumberPagination):
-    """``?page=N`` (1-based) and ``?limit=N`` (alias ``page_size``; ``limit`` wins).
+    """``?page=N`` (1-based) and ``?limit=N`` (alias ``page_size``; ``limit`` wins); with
+    ``?cursor=`` (empty to start), cursor pages instead (``oms.keyset``), in the same body.
 
     DRF clamps an oversized page size and falls back to the default for ``0``, negatives
     and text; a client that stops at the first short page would then lose rows without
     noticing. Here each of those is a 400 naming the parameter.
+
+    Every page also links its neighbours in a ``Link`` header (RFC 8288), which CSV and
+    workbook pages, having no ``next`` of their own, need to be followed.
     """
 
     page_size_query_param = "limit"
@@ -134,6 +152,8 @@ class PageLimitPagination(PageNumberPagination):
     max_page_size = 1000
     last_page_strings = ()  # pages are numbers only
     deferred_join_from = 1000  # see DeferredJoinPaginator
+    cursor_query_param = CURSOR_PARAM
+    cursor_template = "rest_framework/pagination/previous_and_next.html"
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None):
         """A page of ``queryset``, which the view has filtered and ordered.
@@ -144,6 +164,9 @@ class PageLimitPagination(PageNumberPagination):
         """
         if not queryset.ordered:
             raise QuerySetNotOrdered(f"{view.__class__.__name__} must order its queryset.")
+        self.cursor_page: CursorPage | None = None
+        if self.cursor_query_param in request.query_params:
+            return self.paginate_by_cursor(queryset, request, view)
         self.django_paginator_class = partial(
             DeferredJoinPaginator,
             count_source=getattr(view, "count_source", None),
@@ -151,6 +174,83 @@ class PageLimitPagination(PageNumberPagination):
             deferred_join_from=self.deferred_join_from,
         )
         return super().paginate_queryset(queryset, request, view)
+
+    def paginate_by_cursor(self, queryset: QuerySet, request: Request, view: APIView) -> list[Any]:
+        """The cursor page the request asks for. Its rows are tuples in the columns of the
+        view's row serializer (``oms.rows``); the view's ``settled_field`` is its stamp
+        of changes."""
+        if request.query_params.get(self.page_query_param, "") != "":
+            raise cursor_error(
+                f"Give {self.cursor_query_param} or {self.page_query_param}, not both."
+            )
+        self.request = request
+        self.keyset = KeysetPaginator(
+            queryset,
+            view.get_row_serializer().columns,
+            getattr(view, "settled_field", None),
+        )
+        self.cursor_page = self.keyset.page(requested_cursor(request), self.get_page_size(request))
+        self.counted = partial(self.cursor_count, queryset, getattr(view, "count_source", None))
+        self.display_page_controls = bool(self.cursor_page.next or self.cursor_page.previous)
+        return self.cursor_page.rows
+
+    def cursor_count(self, queryset: QuerySet, count_source: CountSource | None) -> int:
+        """The rows matching the filters, as a page counts them: a cursor page's position
+        and held-back rows aside, from the view's counters where it has them. A first
+        page in an order that holds nothing back and has no next page is all of them."""
+        page = self.cursor_page
+        first_and_only = not page.previous and not page.next
+        if first_and_only and requested_cursor(self.request) == "" and not self.keyset.holds_back():
+            return len(page.rows)
+        counted = count_source(queryset) if count_source is not None else None
+        return queryset.count() if counted is None else counted
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self.cursor_page is None:
+            response = super().get_paginated_response(data)
+        else:
+            response = Response(
+                {
+                    "count": self.counted(),
+                    "next": self.get_next_link(),
+                    "previous": self.get_previous_link(),
+                    "results": data,
+                }
+            )
+        links = [
+            f'<{url}>; rel="{rel}"'
+            for url, rel in ((self.get_next_link(), "next"), (self.get_previous_link(), "prev"))
+            if url
+        ]
+        if links:
+            response["Link"] = ", ".join(links)
+        return response
+
+    def get_next_link(self) -> str | None:
+        if self.cursor_page is None:
+            return super().get_next_link()
+        return self.cursor_link(self.cursor_page.next)
+
+    def get_previous_link(self) -> str | None:
+        if self.cursor_page is None:
+            return super().get_previous_link()
+        return self.cursor_link(self.cursor_page.previous)
+
+    def cursor_link(self, position: Position | None) -> str | None:
+        """This request's URL with ``position`` as its cursor, every other parameter kept."""
+        if position is None:
+            return None
+        return cursor_url(self.request, self.keyset.codec.encode(position), [self.page_query_param])
+
+    def get_html_context(self) -> dict[str, Any]:
+        if self.cursor_page is None:
+            return super().get_html_context()
+        return {"previous_url": self.get_previous_link(), "next_url": self.get_next_link()}
+
+    def to_html(self) -> str:
+        if self.cursor_page is None:
+            return super().to_html()
+        return loader.get_template(self.cursor_template).render(self.get_html_context())
 
     def get_page_size(self, request: Request) -> int:
         for param in (self.page_size_query_param, *self.page_size_query_aliases):
@@ -185,7 +285,18 @@ class PageLimitPagination(PageNumberPagination):
             # Django's paginator counts pages from 1.
             query_parameter(self.page_query_param, "Page number.", minimum=1),
             *(query_parameter(name, text, **bounds) for name, text in sizes.items()),
+            cursor_parameter(CURSOR_DESCRIPTION.format(page=self.page_query_param)),
         ]
+
+
+CURSOR_DESCRIPTION = (
+    "Cursor pages instead of page numbers: empty to start, then the cursor of a page's "
+    "`next` (or `previous`) link, which keeps every other parameter. Each page continues "
+    "after the last row delivered, so writes elsewhere never make a walk skip a row; "
+    "pages in `modified_date` order hold only settled rows (stamped long enough ago that "
+    "nothing can commit behind them). Orders: `sort=id`, `-id` or `modified_date`. Not "
+    "with `{page}`. Opaque and signed: a changed cursor is a 400."
+)
 
 
 def query_parameter(name: str, description: str, **bounds: int) -> dict[str, Any]:

@@ -82,8 +82,10 @@ class AutoSchema(openapi.AutoSchema):
     def _get_format_parameters(self) -> list[dict[str, Any]]:
         """``format``, then the parameters of the renderers themselves (e.g. the CSV
         renderer's ``bom``), which a renderer declares as filter backends and paginators
-        do, with ``get_schema_operation_parameters(view)``."""
+        do, with ``get_schema_operation_parameters(view)``, and the view's own (an
+        export's ``cursor``), from its ``get_schema_operation_parameters()``."""
         format_parameter = self.format_parameter()
+        view_parameters = getattr(self.view, "get_schema_operation_parameters", None)
         return [
             *([format_parameter] if format_parameter else []),
             *(
@@ -92,6 +94,7 @@ class AutoSchema(openapi.AutoSchema):
                 if hasattr(renderer, "get_schema_operation_parameters")
                 for parameter in renderer.get_schema_operation_parameters(self.view)
             ),
+            *(view_parameters() if view_parameters else []),
         ]
 
     def format_parameter(self) -> dict[str, Any] | None:

@@ -22,6 +22,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
+from oms.keyset import (
+    CURSOR_PARAM,
+    KeysetPaginator,
+    cursor_parameter,
+    cursor_url,
+    requested_cursor,
+)
 from oms.metadata import ListMetadata
 from oms.renderers import (
     FORMULA_TRIGGERS,
@@ -67,6 +74,9 @@ class ListAPIView(generics.ListAPIView):
     metadata_class = ListMetadata
     download_name = "export"  # file name of CSV and XLS downloads, without extension
     channel_field: str | None = None  # the queryset's channel id field, e.g. "channel_id"
+    # The field the database stamps with each change (``oms.changes``), e.g. "modified_date":
+    # cursor pages in its order hold back rows not yet settled (``oms.keyset``).
+    settled_field: str | None = None
     throttle_scope = "list"  # export endpoints use "export"; rates in DEFAULT_THROTTLE_RATES
 
     def get_queryset(self) -> QuerySet:
@@ -176,9 +186,35 @@ class ExportAPIView(ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         rows = self.get_rows()  # filters are validated here: a 400 comes before any output
+        next_link = None
+        if CURSOR_PARAM in request.query_params:
+            rows, next_link = self.continue_cursor(rows)
         if isinstance(request.accepted_renderer, XLSRenderer):
-            return self.xlsx_response(rows)
-        return self.csv_response(rows)
+            response = self.xlsx_response(rows)
+        else:
+            response = self.csv_response(rows)
+        if next_link is not None:
+            response["Link"] = f'<{next_link}>; rel="next"'
+        return response
+
+    def get_schema_operation_parameters(self) -> list[dict[str, Any]]:
+        """The export's own query parameter, for the OpenAPI schema (``oms.schema``)."""
+        return [
+            cursor_parameter(
+                "Every row after a cursor's position (empty: from the start; or a list "
+                "page's `next` cursor), settled ones only in `modified_date` order. The "
+                'response\'s `Link: <...>; rel="next"` header continues after its last row.'
+            )
+        ]
+
+    def continue_cursor(self, rows: QuerySet) -> tuple[QuerySet, str]:
+        """With ``?cursor=`` (empty, or a list page's or an earlier export's): the rows
+        after its position up to the last one there is now (settled ones only in the
+        stamp's order, as on cursor pages), and the link that continues after them,
+        known before the first row is sent (``oms.keyset``)."""
+        keyset = KeysetPaginator(rows, self.get_row_serializer().columns, self.settled_field)
+        rows, last = keyset.span(requested_cursor(self.request))
+        return rows, cursor_url(self.request, keyset.codec.encode(last))
 
     def iterate(self, rows: QuerySet) -> Iterator[tuple[Any, ...]]:
         """``rows`` from a server-side cursor. PostgreSQL keeps one open only inside a

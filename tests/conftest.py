@@ -1,7 +1,7 @@
 """Shared fixtures: an authorised API client, demo data, the specification's examples."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from channels.models import Channel
 from customers.demo import load_demo_data
 from customers.models import Customer
-from oms.changes import keeping_given_stamps
+from oms.changes import install_write_bound, keeping_given_stamps
 from tokens.issuing import issue
 
 LIST_URL = "/api/v1/oms/customers/list-simple/"
@@ -103,6 +104,18 @@ def make_customer(db: None) -> Callable[..., Customer]:
         return customer
 
     return make
+
+
+@pytest.fixture
+def short_write_bound(settings: Settings) -> Iterator[float]:
+    """A write bound of half a second (and a margin of 0.1 s) in the settings and in the
+    database; the settings' values again afterwards. For transactional tests: Django's
+    TestCase checks deferred constraints, the bound's among them, as each test ends."""
+    settings.WRITE_TRANSACTION_TIMEOUT, settings.COMMIT_MARGIN = 0.5, 0.1
+    install_write_bound("default")
+    yield 0.6
+    settings.WRITE_TRANSACTION_TIMEOUT, settings.COMMIT_MARGIN = 60.0, 5.0
+    install_write_bound("default")
 
 
 def utc(*args: int) -> datetime:

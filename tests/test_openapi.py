@@ -39,7 +39,7 @@ SCHEMA_URL = "/api/schema/"
 API_PREFIX = "api/v1/"
 SORT_KEYS = {"id", "-id", "modified_date", "-modified_date"}
 FORMATS = {"json", "csv", "xls", "html"}
-PAGINATION = {"page", "limit", "page_size"}
+PAGINATION = {"page", "limit", "page_size", "cursor"}
 PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": 1000}
 CLIENT_PACKAGE = "oms_api_client"
 ERROR_CODES = {"400", "401", "403", "404", "429"}
@@ -133,6 +133,9 @@ def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]])
     assert "10 if neither" in parameters["limit"]["description"]
     assert parameters["page_size"]["schema"] == PAGE_SIZE
     assert "Alias of `limit`; `limit` wins" in parameters["page_size"]["description"]
+    assert parameters["cursor"]["schema"] == {"type": "string"}
+    assert parameters["cursor"]["allowEmptyValue"] is True
+    assert "empty to start" in parameters["cursor"]["description"]
     assert with_enum_as_set(parameters["format"]["schema"]) == {"type": "string", "enum": FORMATS}
     # The CSV renderer's own parameter (oms/renderers.py).
     assert parameters["bom"]["schema"] == {"type": "integer", "enum": [0, 1]}
@@ -327,3 +330,11 @@ def test_generated_client_fetches_a_filtered_page(
     # Errors are parsed too.
     error = api.sync(client=generated_client.Client(base_url=live_server.url))
     assert isinstance(error, models.ErrorDetail)
+
+
+def test_the_export_documents_its_cursor(schema: dict[str, Any]) -> None:
+    export = schema["paths"][f"{LIST_URL}export/"]["get"]
+    parameters = {p["name"]: p for p in export["parameters"]}
+    assert {"page", "limit", "page_size"}.isdisjoint(parameters)
+    assert parameters["cursor"]["allowEmptyValue"] is True
+    assert 'rel="next"' in parameters["cursor"]["description"]

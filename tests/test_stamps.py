@@ -5,7 +5,6 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,16 +39,6 @@ def execute(sql: str, params: list | None = None) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
-
-
-@pytest.fixture
-def write_bound(settings: Settings) -> Iterator[None]:
-    """A write bound of one second in the database, the settings' again afterwards."""
-    settings.WRITE_TRANSACTION_TIMEOUT = 1
-    install_write_bound("default")
-    yield
-    settings.WRITE_TRANSACTION_TIMEOUT = 60
-    install_write_bound("default")
 
 
 @pytest.mark.django_db
@@ -187,7 +176,7 @@ def write_then_wait(sql: str, params: list, seconds: float) -> None:
         time.sleep(seconds)
 
 
-@pytest.mark.usefixtures("transactional_db", "write_bound")
+@pytest.mark.usefixtures("transactional_db", "short_write_bound")
 def test_a_transaction_writing_longer_than_the_bound_cannot_commit() -> None:
     customer = Customer.objects.create(omnitron_id=1, email="a@example.com")
     update = "UPDATE customers_customer SET first_name = 'Late' WHERE id = %s"
@@ -203,7 +192,7 @@ def test_a_transaction_writing_longer_than_the_bound_cannot_commit() -> None:
     assert customer.first_name == "Late"
 
 
-@pytest.mark.usefixtures("transactional_db", "write_bound")
+@pytest.mark.usefixtures("transactional_db", "short_write_bound")
 def test_the_bound_counts_from_the_first_write_and_forgets_rolled_back_ones() -> None:
     customer = Customer.objects.create(omnitron_id=1, email="a@example.com")
     update = "UPDATE customers_customer SET first_name = %s WHERE id = %s"
