@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "channels",
     "customers",
     "tokens",
+    "deleted_items",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +133,12 @@ if not 0 < WRITE_TRANSACTION_TIMEOUT <= (SYNC_LOOKBACK - 2 * SYNC_CLOCK_SKEW) / 
 COMMIT_MARGIN = env.float("COMMIT_MARGIN", default=5.0)
 if COMMIT_MARGIN < 0:
     raise ImproperlyConfigured("COMMIT_MARGIN must be 0 or more seconds.")
+
+# Days deletion records are kept (prune_deleted_items removes older ones); a request for
+# deletions from before what is kept gets 410, telling the client to load everything again.
+DELETED_ITEMS_RETENTION_DAYS = env.int("DELETED_ITEMS_RETENTION_DAYS", default=90)
+if DELETED_ITEMS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("DELETED_ITEMS_RETENTION_DAYS must be at least 1.")
 
 # Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
 REDIS_URL = env.str("REDIS_URL", default="")

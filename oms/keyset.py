@@ -178,6 +178,11 @@ def requested_cursor(request: Request) -> str:
     return given.pop() if given else ""
 
 
+def request_position(queryset: QuerySet, request: Request) -> Position:
+    """Where the request's cursor puts it in ``queryset``'s order (the start without one)."""
+    return CursorCodec(queryset).decode(requested_cursor(request), order_keys(queryset))
+
+
 def after(position: Position, *, reverse: bool = False) -> Q:
     """Rows strictly after ``position`` in its order (before it, ``reverse``).
 
@@ -252,7 +257,7 @@ class KeysetPaginator:
         return queryset.filter(**{f"{self.settled_field}__lt": settled_before(queryset.db)})
 
     def page(self, cursor: str, size: int) -> CursorPage:
-        position = self.codec.decode(cursor, self.keys)
+        position = self.codec.decode(cursor, self.keys)  # decoded first: a bad one is a 400
         rows = self.settled(self.queryset)
         if position.values:
             rows = rows.filter(after(position, reverse=position.backwards))

@@ -180,9 +180,11 @@ def write_then_wait(sql: str, params: list, seconds: float) -> None:
 def test_a_transaction_writing_longer_than_the_bound_cannot_commit() -> None:
     customer = Customer.objects.create(omnitron_id=1, email="a@example.com")
     update = "UPDATE customers_customer SET first_name = 'Late' WHERE id = %s"
+    delete = "DELETE FROM customers_customer WHERE id = %s"  # recorded, hence bounded too
 
-    with pytest.raises(DatabaseError, match="must commit within"):
-        write_then_wait(update, [customer.id], 1.2)
+    for sql in (update, delete):
+        with pytest.raises(DatabaseError, match="must commit within"):
+            write_then_wait(sql, [customer.id], 1.2)
 
     customer.refresh_from_db()
     assert customer.first_name == ""

@@ -106,7 +106,7 @@ def test_issue_token_takes_a_name_an_expiry_and_channels(web: Channel) -> None:
     ("args", "message"),
     [
         (["--channel", "999"], "No channel with the id 999"),
-        (["--expires-in", "0"], "must be 1 or more"),
+        (["--expires-in", "0"], "expected a whole number of at least 1, not '0'"),
         (["--name", "x" * 65], "at most 64 characters"),
         (["--name", "taken"], "already exists"),
     ],

@@ -2,22 +2,13 @@
 columns. Invalid rows go to a rejects CSV file; the rest is written in batches, each in its
 own transaction."""
 
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.importing import DEFAULT_BATCH_SIZE, ImportFileError, import_file
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
+from oms.commands import positive_int
 
 
 class Command(BaseCommand):

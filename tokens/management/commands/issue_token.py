@@ -1,4 +1,4 @@
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from datetime import timedelta
 from typing import Any
 
@@ -11,14 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels.models import Channel
+from oms.commands import positive_int
 from tokens.issuing import issue
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ArgumentTypeError(f"must be 1 or more, not {number}")
-    return number
 
 
 class Command(BaseCommand):
