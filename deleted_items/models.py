@@ -26,9 +26,9 @@ class DeletedItem(models.Model):
 
 class RetainedSince(models.Model):
     """Where the feed is complete: every deletion with ``deleted_date`` from ``date`` on,
-    and every deletion record with an id from ``first_id`` on, is kept. Earlier ones may
-    be gone (pruned, or never recorded: before the feed existed, or in a TRUNCATE). One
-    row, moved forward only."""
+    and every deletion record with an id from ``first_id`` on, is kept; earlier ones may be
+    gone (pruned, or never recorded: a TRUNCATE records nothing). One row, moved forward
+    only, by ``prune_deleted_items`` and TRUNCATE."""
 
     date = models.DateTimeField()
     first_id = models.BigIntegerField()

@@ -110,6 +110,6 @@ class DeletedItemListView(ListAPIView):
 def gone(which: str) -> str:
     return (
         f"Deletions {which} are not kept (DELETED_ITEMS_RETENTION_DAYS="
-        f"{settings.DELETED_ITEMS_RETENTION_DAYS}, or from before the feed existed): load "
+        f"{settings.DELETED_ITEMS_RETENTION_DAYS}, or lost in a TRUNCATE): load "
         "every object again, then read deletions from the time that load began."
     )

@@ -1,16 +1,19 @@
-"""Deletion records and where the feed is complete: from this migration on (deletions
-before it were never recorded)."""
+"""Deletion records, and where the feed is complete: nothing has been pruned yet, so
+everywhere. Deletions from before this migration were never recorded: copies made before
+it keep the customers deleted then, and are best loaded again once. (Refusing requests
+from before it would refuse every first run that names a start date, again and again.)"""
+
+from datetime import UTC, datetime
 
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
-from django.utils import timezone
 
 
-def feed_starts_now(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+def nothing_pruned_yet(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     retained_since = apps.get_model("deleted_items", "RetainedSince")
     retained_since.objects.using(schema_editor.connection.alias).create(
-        date=timezone.now(), first_id=1
+        date=datetime(1, 1, 1, tzinfo=UTC), first_id=1
     )
 
 
@@ -47,5 +50,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['deleted_date', 'id'], name='deleted_item_date_id_idx'), models.Index(fields=['content_type', 'object_id'], name='deleted_item_object_idx'), models.Index(fields=['channel_id', 'id'], name='deleted_item_channel_id_idx')],
             },
         ),
-        migrations.RunPython(feed_starts_now, migrations.RunPython.noop),
+        migrations.RunPython(nothing_pruned_yet, migrations.RunPython.noop),
     ]
