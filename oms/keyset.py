@@ -37,6 +37,9 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from oms.changes import settled_before
 
 CURSOR_PARAM = "cursor"
+# What a request that starts a walk gives as its cursor: nothing, or this word, for clients
+# that drop a parameter with an empty value (Airbyte's declarative requester does).
+CURSOR_STARTS = ("", "start")
 
 
 def cursor_error(message: str) -> ValidationError:
@@ -172,7 +175,9 @@ def requested_cursor(request: Request) -> str:
     """The request's cursor: "" (the start) unless it gives one. A client that adds its
     first request's ``cursor=`` to a next link it follows (some connectors merge their
     parameters into it) continues from the link's cursor."""
-    given = {value for value in request.query_params.getlist(CURSOR_PARAM) if value != ""}
+    given = {
+        value for value in request.query_params.getlist(CURSOR_PARAM) if value not in CURSOR_STARTS
+    }
     if len(given) > 1:
         raise cursor_error("Give one cursor.")
     return given.pop() if given else ""

@@ -290,8 +290,8 @@ class PageLimitPagination(PageNumberPagination):
 
 
 CURSOR_DESCRIPTION = (
-    "Cursor pages instead of page numbers: empty to start, then the cursor of a page's "
-    "`next` (or `previous`) link, which keeps every other parameter. Each page continues "
+    "Cursor pages instead of page numbers: empty (or `start`) to start, then the cursor of "
+    "a page's `next` (or `previous`) link, which keeps every other parameter. Each page continues "
     "after the last row delivered, so writes elsewhere never make a walk skip a row; "
     "pages in `modified_date` order hold only settled rows (stamped long enough ago that "
     "nothing can commit behind them). Orders: `sort=id`, `-id` or `modified_date`. Not "

@@ -201,7 +201,7 @@ class ExportAPIView(ListAPIView):
         """The export's own query parameter, for the OpenAPI schema (``oms.schema``)."""
         return [
             cursor_parameter(
-                "Every row after a cursor's position (empty: from the start; or a list "
+                "Every row after a cursor's position (empty or `start`: from the start; or a list "
                 "page's `next` cursor), settled ones only in `modified_date` order. The "
                 'response\'s `Link: <...>; rel="next"` header continues after its last row.'
             )

@@ -249,8 +249,12 @@ def test_an_empty_cursor_added_to_a_next_link_continues_from_the_link(
     first = get(api_client, LIST_URL, {"cursor": "", "sort": "id", "limit": 2})
 
     second = get(api_client, f"{first['next']}&cursor=")
+    third = get(api_client, f"{second['next']}&cursor=start")
 
     assert [row["id"] for row in second["results"]] == ids[2:4]
+    assert [row["id"] for row in third["results"]] == ids[4:]
+    # "start" starts a walk, for clients that drop an empty parameter.
+    assert get(api_client, LIST_URL, {"cursor": "start", "sort": "id", "limit": 2}) == first
 
 
 def test_csv_and_workbook_pages_link_the_next_one(api_client: APIClient) -> None:

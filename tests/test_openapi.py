@@ -135,7 +135,7 @@ def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]])
     assert "Alias of `limit`; `limit` wins" in parameters["page_size"]["description"]
     assert parameters["cursor"]["schema"] == {"type": "string"}
     assert parameters["cursor"]["allowEmptyValue"] is True
-    assert "empty to start" in parameters["cursor"]["description"]
+    assert "empty (or `start`) to start" in parameters["cursor"]["description"]
     assert with_enum_as_set(parameters["format"]["schema"]) == {"type": "string", "enum": FORMATS}
     # The CSV renderer's own parameter (oms/renderers.py).
     assert parameters["bom"]["schema"] == {"type": "integer", "enum": [0, 1]}

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,86 +42,12 @@ from oms.db import TIMEOUT_SETTINGS, TransactionTimeout, bounded_transaction
 from tests.concurrency import postgresql_only as postgresql_only_for
 from tests.concurrency import sleep_until, start
 from tests.conftest import LIST_URL, utc
+from tests.recipe import LOOKBACK, Row, SyncClient
 
-LOOKBACK = timedelta(seconds=django_settings.SYNC_LOOKBACK)
 LATE_COMMIT_SECONDS = 30
 postgresql_only = postgresql_only_for(
     "needs concurrent write transactions and server-side timeouts: PostgreSQL only"
 )
-
-Row = dict[str, Any]
-
-
-def api_datetime(value: datetime) -> str:
-    """A datetime as the API writes it and its filters read it."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass
-class SyncClient:
-    """The README's sync recipe, as a BI tool implements it.
-
-    ``copy`` is the tool's table, upserted by id; ``delivered`` every id received, in
-    order, repeats included.
-    """
-
-    api: APIClient
-    lookback: timedelta = LOOKBACK
-    limit: int = 1000
-    filters: dict[str, str] = field(default_factory=dict)  # narrows every request
-    watermark: datetime | None = None
-    copy: dict[int, Row] = field(default_factory=dict)
-    delivered: list[int] = field(default_factory=list)
-
-    def run(self) -> None:
-        """One run: every row by id the first time, then what changed since the watermark.
-
-        The next watermark is the newest modified_date before this run reads anything,
-        taken from the service, not from the tool's clock.
-        """
-        newest = self.get(sort="-modified_date", limit=1)
-        if self.watermark is None:
-            self.pull_by_id()
-        else:
-            self.pull_by_modified_date(since=self.watermark - self.lookback)
-        if newest:  # an empty table leaves the watermark as it was
-            self.watermark = datetime.fromisoformat(newest[0]["modified_date"])
-
-    def pull_by_id(self, after: int = 0, **filters: str) -> None:
-        """Keyset pages in id order (``sort=id&id__gt=<last id>``) until a short page."""
-        while True:
-            page = self.get(sort="id", id__gt=after, **filters)
-            self.receive(page)
-            if len(page) < self.limit:
-                return
-            after = page[-1]["id"]
-
-    def pull_by_modified_date(self, since: datetime | None = None) -> None:
-        """Keyset pages in (modified_date, id) order from ``since`` (None: from the first
-        row) until a short page: after each full page, the rest of its last row's
-        modified_date by id, then the rows of later modified_dates."""
-        page = self.get(sort="modified_date", **self.since(since))
-        while True:
-            self.receive(page)
-            if len(page) < self.limit:
-                return
-            last = page[-1]
-            self.pull_by_id(last["id"], modified_date=last["modified_date"])
-            page = self.get(sort="modified_date", modified_date__gt=last["modified_date"])
-
-    @staticmethod
-    def since(moment: datetime | None) -> dict[str, str]:
-        return {} if moment is None else {"modified_date__gte": api_datetime(moment)}
-
-    def get(self, **params: Any) -> list[Row]:
-        response = self.api.get(LIST_URL, {"limit": self.limit, **self.filters, **params})
-        assert response.status_code == 200, response.content
-        return response.json()["results"]
-
-    def receive(self, rows: list[Row]) -> None:
-        for row in rows:
-            self.copy[row["id"]] = row
-            self.delivered.append(row["id"])
 
 
 def pull_page_numbers(api_client: APIClient, params: dict[str, Any]) -> list[int]:
