@@ -4,12 +4,18 @@
     python bench/load.py --server-pid PID --rss      # the gunicorn workers' memory, as JSON
     python bench/load.py URL --token KEY --export csv --server-pid PID --out export.jsonl
                                                      # full export, median of --repeat (3)
+    python bench/load.py URL --token KEY --params params.env --cursor [--wrk LUA] --out r.jsonl
+                                                     # cursor pages C1-C4
 
 The scenarios are the reference bench's S1-S8 (same query strings, parameters derived from
-the data by bench/run.sh). Each: one pre-check request that must be 200 with the expected
-content type (else exit 1), WARMUP s discarded, then DURATION s measured with CONNS
-keep-alive connections, one thread each. Numbers are not comparable with wrk's: this client
-is Python and shares the CPU with the server. Only loopback targets are accepted.
+the data by bench/run.sh), or with --cursor the project's cursor pages of 1,000 rows, a
+first page and a deep one in each order (C1-C4; a deep page's cursor is the next link of a
+page started at S2_DATE or S4_ID). Each: one pre-check request that must be 200 with the
+expected content type (else exit 1), WARMUP s discarded, then DURATION s measured with
+CONNS keep-alive connections, one thread each. Numbers are not comparable with wrk's: this
+client is Python and shares the CPU with the server; with --wrk LUA the load comes from wrk
+with that reporter script and the reference bench's flags, comparable with its anchors'.
+Only loopback targets are accepted.
 """
 
 import argparse
@@ -44,6 +50,35 @@ def scenarios(p: dict[str, str]) -> list[tuple[str, str, str]]:
         ("S7", "size 1000 XLSX", "?page_size=1000&format=xls"),
         ("S8", "exact email", f"?email={quote(p['S8_EMAIL'])}"),
     ]
+
+
+def cursor_scenarios(url: str, token: str, p: dict[str, str]) -> list[tuple[str, str, str]]:
+    """C1-C4: (id, name, query string, cursor included)."""
+
+    def next_of(*queries: str) -> str:
+        """The next link of the first of ``queries`` that has one (small tables have no
+        full page after S2_DATE or S4_ID: the next page of the first page then)."""
+        target = urlsplit(url)
+        for query in queries:
+            conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=60)
+            status, _, body = get(conn, LIST_PATH + query, token)
+            conn.close()
+            link = json.loads(body)["next"] if status == 200 else None
+            if link:
+                return "?" + urlsplit(link).query
+        sys.exit(f"no next page for {queries}: {status} {body[:200]!r}")
+
+    date, after = p["S2_DATE"], p["S4_ID"]
+    return [
+        ("C1", "cursor, modified_date order, first page, size 1000",
+         "?cursor=&sort=modified_date&limit=1000"),
+        ("C2", f"cursor, modified_date order, page after {date}, size 1000",
+         next_of(f"?cursor=&sort=modified_date&modified_date__gte={date}&limit=1000",
+                 "?cursor=&sort=modified_date&limit=1000")),
+        ("C3", "cursor, id order, first page, size 1000", "?cursor=&sort=id&limit=1000"),
+        ("C4", f"cursor, id order, page after id {after}, size 1000",
+         next_of(f"?cursor=&sort=id&id__gt={after}&limit=1000", "?cursor=&sort=id&limit=1000")),
+    ]  # fmt: skip
 
 
 def get(conn: http.client.HTTPConnection, path: str, token: str) -> tuple[int, str, bytes]:
@@ -95,6 +130,27 @@ def load(host: str, port: int, path: str, token: str, seconds: float, conns: int
         "p50_ms": pct(0.5) if latencies else 0.0,
         "p99_ms": pct(0.99) if latencies else 0.0,
         "errors": errors[0],
+    }
+
+
+def load_with_wrk(url: str, token: str, seconds: float, conns: int, reporter: str) -> dict:
+    """wrk -t1 -c CONNS for ``seconds``, with the reference bench's reporter script (one
+    ``WRKJSON {...}`` line with exact percentiles)."""
+    command = [
+        *("wrk", "-t1", f"-c{conns}", f"-d{round(seconds)}s", "--timeout", "60s"),
+        *("-s", reporter, "-H", f"Authorization: Token {token}", url),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120).stdout
+    line = next((x for x in out.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        sys.exit(f"wrk output not understood:\n{out}")
+    r = json.loads(line.removeprefix("WRKJSON "))
+    return {
+        "requests": r["requests"],
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["lat_p50_us"] / 1000,
+        "p99_ms": r["lat_p99_us"] / 1000,
+        "errors": sum(v for k, v in r.items() if k.startswith("err_")),
     }
 
 
@@ -168,6 +224,8 @@ def main() -> None:
     ap.add_argument("--rss", action="store_true", help="print the workers' memory and exit")
     ap.add_argument("--export", choices=["csv", "xls"], help="download the full export")
     ap.add_argument("--repeat", type=int, default=3, help="exports: downloads, median wall time")
+    ap.add_argument("--cursor", action="store_true", help="the cursor scenarios C1-C4")
+    ap.add_argument("--wrk", metavar="LUA", help="load with wrk and this reporter script")
     a = ap.parse_args()
     if a.rss:
         print(json.dumps(worker_rss(a.server_pid)))
@@ -190,17 +248,24 @@ def main() -> None:
         line.split("=", 1) for line in Path(a.params).read_text().splitlines() if "=" in line
     )
     host, port = target.hostname, target.port or 80
-    for sid, name, query in scenarios(params):
+    chosen = cursor_scenarios(a.url, a.token, params) if a.cursor else scenarios(params)
+    for sid, name, query in chosen:
         path = LIST_PATH + query
         conn = http.client.HTTPConnection(host, port, timeout=60)
         status, ctype, body = get(conn, path, a.token)
         conn.close()
         if status != 200 or CONTENT_TYPES.get(sid, "application/json") not in ctype:
             sys.exit(f"{sid}: precheck failed: {status} {ctype} {body[:200]!r}")
-        if a.warmup:
-            load(host, port, path, a.token, a.warmup, a.conns)
-        r = load(host, port, path, a.token, a.duration, a.conns)
-        r.update(scenario=sid, name=name, target=a.label, bytes=len(body), driver="bench/load.py")
+        if a.wrk:
+            if a.warmup:
+                load_with_wrk(a.url + path, a.token, a.warmup, a.conns, a.wrk)
+            r = load_with_wrk(a.url + path, a.token, a.duration, a.conns, a.wrk)
+        else:
+            if a.warmup:
+                load(host, port, path, a.token, a.warmup, a.conns)
+            r = load(host, port, path, a.token, a.duration, a.conns)
+        driver = "wrk -t1" if a.wrk else "bench/load.py"
+        r.update(scenario=sid, name=name, target=a.label, bytes=len(body), driver=driver)
         r.update(duration=a.duration, conns=a.conns)
         print(
             f"{sid} {a.label:10} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.1f}  "

@@ -68,6 +68,8 @@ RATIO_TARGETS = [
         for anchor, least in (("textbook", 5.0), ("raw", 0.5))
     ),
 ]
+# Cursor pages of 1,000 rows against the raw anchor's keyset page (S4, 100 rows).
+CURSOR_SCENARIOS, CURSOR_ANCHOR, CURSOR_LEAST = ("C1", "C2", "C3", "C4"), ("S4", "raw"), 0.5
 P99_LIMIT_MS = 50.0  # every scenario but S3
 EXPORT_LIMITS = {"vs_copy": 2.0, "rss_mb": 150.0}
 XLSX_LEAST_RATIO = 3.0  # against drf-excel, per 1,000 rows
@@ -87,6 +89,12 @@ def targets(rows: list[dict], folder: Path) -> list[str]:
             out.append(
                 f"| {s} project/{anchor} | {ratio:.2f} | ≥ {least:g} | {mark(ratio >= least)} |"
             )
+    anchor = means.get(CURSOR_ANCHOR)
+    for s in CURSOR_SCENARIOS:
+        if (s, "project") in means and anchor:
+            ratio = means[s, "project"] / anchor
+            ok = ratio >= CURSOR_LEAST
+            out.append(f"| {s} project / S4 raw | {ratio:.2f} | ≥ {CURSOR_LEAST:g} | {mark(ok)} |")
     for s in sorted({r["scenario"] for r in rows} - {"S3"}):
         p99 = mean_p99(rows, s)
         if p99 is not None:

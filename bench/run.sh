@@ -181,6 +181,9 @@ if [ -z "$SHARED" ]; then
     "$PY" bench/load.py "$PROJECT" --token "$PROJECT_TOKEN" --params "$OUT/params.env" \
       --duration "$DURATION" --warmup "$WARMUP" --conns "$CONNS" --label project \
       --out "$OUT/round-$r.jsonl" | tee -a "$LOG"
+    "$PY" bench/load.py "$PROJECT" --token "$PROJECT_TOKEN" --params "$OUT/params.env" --cursor \
+      --duration "$DURATION" --warmup "$WARMUP" --conns "$CONNS" --label project \
+      --out "$OUT/round-$r.jsonl" | tee -a "$LOG"
   done
   "$PY" bench/load.py --server-pid "$PROJECT_PID" --rss >"$OUT/rss.json"
 else
@@ -224,6 +227,10 @@ else
           2>&1 | awk -v r="$r" '/^S[0-9]|Error/ && !seen[$0]++ { print "r" r " " $0; fflush() }' | tee -a "$LOG"
       done
     done
+    # The project's cursor pages (no anchor has them), loaded by wrk as the anchors are.
+    "$PY" bench/load.py "$PROJECT" --token "$PROJECT_TOKEN" --params "$OUT/params.env" --cursor \
+      --wrk "$SB/wrk_report.lua" --duration "$DURATION" --warmup "$WARMUP" --conns "$CONNS" \
+      --label project --out "$OUT/round-$r.jsonl" | awk -v r="$r" '{ print "r" r " " $0 }' | tee -a "$LOG"
   done
   "$PY" bench/load.py --server-pid "$PROJECT_PID" --rss >"$OUT/rss.json"
 
