@@ -5,7 +5,8 @@
   ``created_date``, which an UPDATE keeps) with the database's clock; on UPDATE never
   earlier than a microsecond after the row's previous stamp, so a row's versions get
   strictly increasing stamps whatever the writers' clocks. A transaction that sets
-  ``oms.given_stamps`` to ``keep`` (loads of historical data) keeps the values it writes.
+  ``oms.given_stamps`` to ``keep`` (loads of historical data) keeps the values it writes,
+  unbounded.
 - ``oms_guard_write()``: called by those triggers, it registers the transaction once in
   ``oms_write_guard``, whose deferred constraint trigger runs at COMMIT and refuses to
   commit a transaction that has been writing stamped rows for longer than
@@ -76,16 +77,18 @@ CREATE CONSTRAINT TRIGGER oms_write_guard_check AFTER INSERT ON oms_write_guard
 
 CREATE FUNCTION oms_stamp_modified_date() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('oms.given_stamps', true) IS DISTINCT FROM 'keep' THEN
-        IF TG_OP = 'UPDATE' THEN
-            NEW.created_date := OLD.created_date;
-            NEW.modified_date := GREATEST(
-                statement_timestamp(), OLD.modified_date + interval '1 microsecond'
-            );
-        ELSE
-            NEW.created_date := statement_timestamp();
-            NEW.modified_date := NEW.created_date;
-        END IF;
+    -- History keeps its stamps, and no bound applies: its rows are settled by definition.
+    IF current_setting('oms.given_stamps', true) = 'keep' THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        NEW.created_date := OLD.created_date;
+        NEW.modified_date := GREATEST(
+            statement_timestamp(), OLD.modified_date + interval '1 microsecond'
+        );
+    ELSE
+        NEW.created_date := statement_timestamp();
+        NEW.modified_date := NEW.created_date;
     END IF;
     PERFORM oms_guard_write();
     RETURN NEW;
