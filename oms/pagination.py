@@ -206,20 +206,14 @@ class PageLimitPagination(PageNumberPagination):
         return queryset.count() if counted is None else counted
 
     def get_paginated_response(self, data: Any) -> Response:
-        if self.cursor_page is None:
-            response = super().get_paginated_response(data)
-        else:
-            response = Response(
-                {
-                    "count": self.counted(),
-                    "next": self.get_next_link(),
-                    "previous": self.get_previous_link(),
-                    "results": data,
-                }
-            )
+        next_link, previous_link = self.get_next_link(), self.get_previous_link()
+        count = self.page.paginator.count if self.cursor_page is None else self.counted()
+        response = Response(
+            {"count": count, "next": next_link, "previous": previous_link, "results": data}
+        )
         links = [
             f'<{url}>; rel="{rel}"'
-            for url, rel in ((self.get_next_link(), "next"), (self.get_previous_link(), "prev"))
+            for url, rel in ((next_link, "next"), (previous_link, "prev"))
             if url
         ]
         if links:

@@ -305,3 +305,11 @@ def test_accepts_a_queryset_ordered_by_model_meta() -> None:
     )
 
     assert [customer.id for customer in page] == ids
+
+
+def test_pages_link_their_neighbours_in_a_link_header(api_client: APIClient) -> None:
+    create_customers(25)
+    middle = api_client.get(LIST_URL, {"limit": 10, "page": 2})
+    body = middle.json()
+    assert middle["Link"] == f'<{body["next"]}>; rel="next", <{body["previous"]}>; rel="prev"'
+    assert "Link" not in api_client.get(LIST_URL, {"limit": 100})
