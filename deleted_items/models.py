@@ -1,7 +1,12 @@
 """Deleted items: one row per deleted object of the apps that keep a deletion feed, written
 by the database in the transaction of the delete (see ``feeds``)."""
 
+from datetime import UTC, datetime
+
 from django.db import models
+
+# Nothing pruned yet: the feed is complete everywhere.
+NOTHING_PRUNED = {"date": datetime(1, 1, 1, tzinfo=UTC), "first_id": 1}
 
 
 class DeletedItem(models.Model):
@@ -27,8 +32,11 @@ class DeletedItem(models.Model):
 class RetainedSince(models.Model):
     """Where the feed is complete: every deletion with ``deleted_date`` from ``date`` on,
     and every deletion record with an id from ``first_id`` on, is kept; earlier ones may be
-    gone (pruned, or never recorded: a TRUNCATE records nothing). One row, moved forward
-    only, by ``prune_deleted_items`` and TRUNCATE."""
+    gone (pruned, or never recorded: a TRUNCATE records nothing). One row (id 1), moved
+    forward only, by ``prune_deleted_items`` and TRUNCATE; none is the same as nothing
+    pruned."""
+
+    ROW = 1
 
     date = models.DateTimeField()
     first_id = models.BigIntegerField()
@@ -38,3 +46,7 @@ class RetainedSince(models.Model):
 
     def __str__(self) -> str:
         return f"deletions from {self.date:%Y-%m-%d %H:%M} and record {self.first_id} on"
+
+    @classmethod
+    def current(cls) -> "RetainedSince":
+        return cls.objects.filter(pk=cls.ROW).first() or cls(pk=cls.ROW, **NOTHING_PRUNED)

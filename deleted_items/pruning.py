@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from deleted_items.models import DeletedItem, RetainedSince
+from deleted_items.models import NOTHING_PRUNED, DeletedItem, RetainedSince
 from oms.db import bounded_transaction
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -25,7 +25,9 @@ def prune(days: int, batch_size: int = DEFAULT_BATCH_SIZE, now: datetime | None 
     total = 0
     while True:
         with bounded_transaction():
-            retained = RetainedSince.objects.select_for_update().get()
+            retained, _ = RetainedSince.objects.select_for_update().get_or_create(
+                pk=RetainedSince.ROW, defaults=NOTHING_PRUNED
+            )
             batch = list(
                 DeletedItem.objects.filter(deleted_date__lt=cutoff)
                 .order_by("id")

@@ -70,7 +70,7 @@ class DeletedItemListView(ListAPIView):
         lower_dates, lower_ids = self.lower_bounds(queryset)
         if not lower_dates and not lower_ids:
             return
-        retained = RetainedSince.objects.get()
+        retained = RetainedSince.current()
         for param, date in lower_dates.items():
             if date < retained.date:
                 raise ResyncRequired({param: [gone(f"before {format_datetime(retained.date)}")]})

@@ -4,7 +4,7 @@ the list's auth, scope, filters, formats, cursor pages and a 410 past the retent
 import csv
 import io
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import openpyxl
@@ -98,6 +98,13 @@ def add_deletions(*dates: Any, channel_id: int | None = None) -> list[DeletedIte
             content_type="customer", object_id=100 + n, channel_id=channel_id, deleted_date=d
         )
         for n, d in enumerate(dates)
+    )
+
+
+def keep_since(date: datetime, first_id: int = 1) -> None:
+    """Move the feed's horizon (whether a flush of the database removed its row or not)."""
+    RetainedSince.objects.update_or_create(
+        pk=RetainedSince.ROW, defaults={"date": date, "first_id": first_id}
     )
 
 
@@ -222,7 +229,7 @@ def test_cursor_pages_hold_back_deletions_not_yet_settled(api_client: APIClient)
 
 def test_prune_removes_records_past_the_retention_and_moves_the_horizon() -> None:
     now = timezone.now()
-    RetainedSince.objects.update(date=now - timedelta(days=365))
+    keep_since(now - timedelta(days=365))
     old = add_deletions(now - timedelta(days=91), now - timedelta(days=90, minutes=1))
     kept = add_deletions(now - timedelta(days=89))
     out = io.StringIO()
@@ -230,7 +237,7 @@ def test_prune_removes_records_past_the_retention_and_moves_the_horizon() -> Non
     call_command("prune_deleted_items", stdout=out)
 
     assert list(DeletedItem.objects.values_list("id", flat=True)) == [kept[0].id]
-    retained = RetainedSince.objects.get()
+    retained = RetainedSince.current()
     assert retained.first_id == old[-1].id + 1
     assert now - timedelta(days=90, seconds=5) < retained.date <= now - timedelta(days=89)
     assert "Pruned 2 deletion records" in out.getvalue()
@@ -249,7 +256,7 @@ def test_prune_removes_records_past_the_retention_and_moves_the_horizon() -> Non
 def test_asking_for_deletions_older_than_kept_is_a_410(
     api_client: APIClient, params: dict[str, str], param: str
 ) -> None:
-    RetainedSince.objects.update(date=utc(2024, 1, 2), first_id=3)
+    keep_since(utc(2024, 1, 2), first_id=3)
 
     response = api_client.get(URL, params)
 
@@ -259,7 +266,7 @@ def test_asking_for_deletions_older_than_kept_is_a_410(
 
 
 def test_requests_within_what_is_kept_are_answered(api_client: APIClient) -> None:
-    RetainedSince.objects.update(date=utc(2024, 1, 2), first_id=3)
+    keep_since(utc(2024, 1, 2), first_id=3)
     for params in (
         {},
         {"deleted_date__gte": "2024-01-02"},
@@ -275,7 +282,7 @@ def test_a_cursor_from_before_the_horizon_is_a_410(api_client: APIClient) -> Non
     by_date = api_client.get(URL, {"cursor": "", "sort": "deleted_date", "limit": 1}).json()["next"]
     by_id = api_client.get(URL, {"cursor": "", "sort": "id", "limit": 1}).json()["next"]
 
-    RetainedSince.objects.update(date=utc(2024, 1, 1, 2), first_id=items[2].id)
+    keep_since(utc(2024, 1, 1, 2), first_id=items[2].id)
 
     for link in (by_date, by_id):
         response = api_client.get(link)
@@ -302,3 +309,17 @@ def test_a_first_run_naming_an_old_start_date_is_answered(api_client: APIClient)
     response = api_client.get(URL, {"deleted_date__gte": "2000-01-01", "id__gt": "0"})
     assert response.status_code == 200
     assert response.json()["count"] == 1
+
+
+@postgresql_only("TRUNCATE triggers are PostgreSQL's")
+def test_without_a_horizon_row_nothing_is_pruned_and_a_truncate_sets_one(
+    api_client: APIClient,
+) -> None:
+    RetainedSince.objects.all().delete()  # as a flushed database has it
+    assert api_client.get(URL, {"deleted_date__gte": "2000-01-01"}).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE customers_customer")
+
+    assert RetainedSince.current().date > timezone.now() - timedelta(minutes=1)
+    assert api_client.get(URL, {"deleted_date__gte": "2000-01-01"}).status_code == 410

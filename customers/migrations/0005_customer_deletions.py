@@ -24,12 +24,14 @@ CREATE TRIGGER customers_customer_record_deletions AFTER DELETE ON customers_cus
 
 CREATE FUNCTION customers_customer_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE deleted_items_retainedsince SET
-        date = GREATEST(date, statement_timestamp() + interval '1 microsecond'),
-        -- A client whose position is the last record before the TRUNCATE must resync too.
-        first_id = GREATEST(
-            first_id, (SELECT coalesce(max(id), 0) + 2 FROM deleted_items_deleteditem)
-        );
+    -- Row 1 is the feed's horizon (deleted_items.models.RetainedSince). A client whose
+    -- position is the last record before the TRUNCATE must resync too, hence max + 2.
+    INSERT INTO deleted_items_retainedsince AS r (id, date, first_id)
+    SELECT 1, statement_timestamp() + interval '1 microsecond', coalesce(max(id), 0) + 2
+    FROM deleted_items_deleteditem
+    ON CONFLICT (id) DO UPDATE SET
+        date = GREATEST(r.date, EXCLUDED.date),
+        first_id = GREATEST(r.first_id, EXCLUDED.first_id);
     RETURN NULL;
 END $$;
 CREATE TRIGGER customers_customer_truncated AFTER TRUNCATE ON customers_customer

@@ -13,7 +13,7 @@ from django.db.migrations.state import StateApps
 def nothing_pruned_yet(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     retained_since = apps.get_model("deleted_items", "RetainedSince")
     retained_since.objects.using(schema_editor.connection.alias).create(
-        date=datetime(1, 1, 1, tzinfo=UTC), first_id=1
+        id=1, date=datetime(1, 1, 1, tzinfo=UTC), first_id=1
     )
 
 
