@@ -54,6 +54,13 @@ class DeletedItemListView(ListAPIView):
     download_name = "deleted-items"
     channel_field = "channel_id"
     settled_field = "deleted_date"  # stamped by the database, as modified_date is
+    error_responses = {
+        "410": (
+            "ValidationError",
+            "Deletions from before what is kept: load everything again, then read "
+            "deletions from the time that load began.",
+        )
+    }
 
     def get_queryset(self) -> QuerySet:
         readable = readable_content_types(self.request.user)

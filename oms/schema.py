@@ -162,6 +162,8 @@ class AutoSchema(openapi.AutoSchema):
             errors["429"] = ("ErrorDetail", "Too many requests.")
         if isinstance(self.view, GenericAPIView):  # it queries the database
             errors["503"] = ("ErrorDetail", "A query ran past the statement timeout.")
+        # The view's own: {status code: (error schema name, description)}.
+        errors.update(getattr(self.view, "error_responses", {}))
         return {
             code: {
                 "content": {

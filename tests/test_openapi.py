@@ -338,3 +338,11 @@ def test_the_export_documents_its_cursor(schema: dict[str, Any]) -> None:
     assert {"page", "limit", "page_size"}.isdisjoint(parameters)
     assert parameters["cursor"]["allowEmptyValue"] is True
     assert 'rel="next"' in parameters["cursor"]["description"]
+
+
+def test_the_deletion_feed_documents_its_410(schema: dict[str, Any]) -> None:
+    operation = schema["paths"]["/api/v1/oms/deleted-items/"]["get"]
+    assert "load everything again" in operation["responses"]["410"]["description"]
+    assert {"cursor", "deleted_date__gte", "id__gt", "content_type"} <= {
+        parameter["name"] for parameter in operation["parameters"]
+    }
