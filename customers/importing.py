@@ -28,6 +28,7 @@ from channels.models import Channel
 from customers.models import Customer
 from oms.db import bounded_transaction, reset_sequences
 from oms.progress import progress_bar
+from oms.renderers import restore_formula
 
 # The API's columns in its order. The first three are the service's own and are ignored.
 API_COLUMNS = ["id", "created_date", "modified_date", "omnitron_id", "email", "first_name",
@@ -42,6 +43,10 @@ FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 # goes into validating and building rows in Python, not round trips.
 DEFAULT_BATCH_SIZE = 5000
 PROGRESS_EVERY = 1000  # rows between progress bar updates
+# The longest value the CSV reader takes (csv's own limit is 128 KiB). Customers' values are
+# far shorter; a value this long is a quote that never closes, and the reader, which stops
+# in the middle of a line then, cannot be trusted after it.
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
 # Ids per lookup query. On a table just bulk-loaded (no statistics yet) PostgreSQL scanned
 # all 1M rows for 5000 ids (110 ms) but used the index for 1000 (1 ms).
 LOOKUP_SIZE = 1000
@@ -54,12 +59,19 @@ class ImportFileError(Exception):
 
 
 class RawRow(NamedTuple):
-    """A row as read: the file line it starts on, its values by column and, when it
-    could not be parsed at all, why."""
+    """A row as read: the file lines it spans (a quoted value may span several), its
+    values by column and, when it could not be parsed at all, why. A blank line is a
+    row of no values, to be counted and skipped."""
 
     line: int
     values: dict[str, str | None]
     error: str | None = None
+    last_line: int | None = None  # None: the row is its first line alone
+    blank: bool = False
+
+    @property
+    def lines(self) -> int:
+        return (self.last_line or self.line) - self.line + 1
 
 
 @dataclass
@@ -75,7 +87,15 @@ class ImportSummary(BatchResult):
     read: int = 0
     rejected: int = 0
     duplicates: int = 0  # rows replaced by a later row of the same batch and omnitron_id
+    header_lines: int = 0
+    blank_lines: int = 0
+    row_lines: int = 0  # the lines the rows span (more than rows when values span lines)
     seconds: float = 0.0
+
+    @property
+    def lines(self) -> int:
+        """Every line of the file: the header, blank lines and the lines of each row."""
+        return self.header_lines + self.blank_lines + self.row_lines
 
     @property
     def rows_per_second(self) -> float:
@@ -91,16 +111,29 @@ class ImportSummary(BatchResult):
 # Readers: the columns (for the rejects file) and the rows with their line numbers.
 
 
-def read_csv(text: TextIO) -> tuple[list[str], Iterator[RawRow]]:
+class Reading(NamedTuple):
+    """What a reader gives: the columns (for the rejects file), the lines before the rows
+    (a CSV header) and the rows."""
+
+    columns: list[str]
+    header_lines: int
+    rows: Iterator[RawRow]
+
+
+def read_csv(text: TextIO) -> Reading:
     """The header's columns and the rows below it; the header is line 1. An empty file
     has no rows; a header that lacks a column is an ImportFileError."""
-    reader = csv.reader(text)
+    # Strict: a quote in the wrong place is an error on the lines it spans, rather than a
+    # value that silently swallows the lines up to the next quote. The field limit is the
+    # process's (csv has no other): raised so that a long value is read whole.
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as error:
         raise ImportFileError(f"line 1: unreadable CSV header ({error})") from None
     if header is None:
-        return list(API_COLUMNS), iter(())
+        return Reading(list(API_COLUMNS), 0, iter(()))
     columns = [name.strip() for name in header]
     check_columns(columns)
 
@@ -111,18 +144,46 @@ def read_csv(text: TextIO) -> tuple[list[str], Iterator[RawRow]]:
                 cells = next(reader)
             except StopIteration:
                 return
-            except csv.Error as error:  # the reader carries on with the next line
-                yield RawRow(line, {}, f"unreadable CSV ({error})")
-                continue
-            if not cells:  # a blank line
+            except csv.Error as error:
+                if "field limit" not in str(error):  # the reader carries on with the next line
+                    yield RawRow(
+                        line, {}, unreadable(line, reader.line_num, error), reader.line_num
+                    )
+                    continue
+                # A value past the limit is a quote that never closes: the reader stopped in
+                # the middle of a line, and what follows cannot be told apart from it.
+                last = reader.line_num + sum(1 for _ in text)
+                reason = (
+                    f"a quoted value opened on line {line} runs past {csv.field_size_limit()} "
+                    f"characters (a stray quote?): lines {line}-{last} cannot be read"
+                )
+                yield RawRow(line, {}, reason, last)
+                return
+            last = reader.line_num
+            if not cells:
+                yield RawRow(line, {}, blank=True)
                 continue
             values: dict[str, str | None] = dict(zip(columns, cells, strict=False))
+            error = None
             if len(cells) != len(columns):
-                yield RawRow(line, values, f"{len(cells)} values for {len(columns)} columns")
-            else:
-                yield RawRow(line, values)
+                error = f"{len(cells)} values for {len(columns)} columns"
+                if last > line:
+                    error += f" (lines {line}-{last}: a quoted value spans them)"
+            yield RawRow(line, values, error, last)
 
-    return columns, rows()
+    return Reading(columns, 1, rows())
+
+
+def unreadable(first: int, last: int, error: csv.Error) -> str:
+    """Why the reader could not parse lines ``first`` to ``last``."""
+    if "end of data" in str(error):
+        return f"a quoted value opened on line {first} is never closed (the file ends in it)"
+    if last > first:  # what a stray quote does: it swallows the lines after it
+        return (
+            f"a quoted value opened on line {first} ends on line {last} inside a value "
+            f"(a stray quote?): {error}"
+        )
+    return f"unreadable CSV ({error})"
 
 
 def check_columns(columns: list[str]) -> None:
@@ -136,14 +197,15 @@ def check_columns(columns: list[str]) -> None:
         )
 
 
-def read_jsonl(text: TextIO) -> tuple[list[str], Iterator[RawRow]]:
+def read_jsonl(text: TextIO) -> Reading:
     """One JSON object per line; blank lines are skipped."""
-    return list(API_COLUMNS), jsonl_rows(text)
+    return Reading(list(API_COLUMNS), 0, jsonl_rows(text))
 
 
 def jsonl_rows(text: TextIO) -> Iterator[RawRow]:
     for line, content in enumerate(text, start=1):
         if not content.strip():
+            yield RawRow(line, {}, blank=True)
             continue
         try:
             document = json.loads(content)
@@ -169,7 +231,7 @@ def json_scalar(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-READERS: dict[str, Callable[[TextIO], tuple[list[str], Iterator[RawRow]]]] = {
+READERS: dict[str, Callable[[TextIO], Reading]] = {
     "csv": read_csv,
     "jsonl": read_jsonl,
 }
@@ -204,6 +266,8 @@ def clean_value(field: Field, value: str | None) -> Any:
     else:
         no_null_characters(value)
         check_encodable(value)
+        if field.empty_strings_allowed:  # text: the export's spreadsheet mark comes off
+            value = restore_formula(value)
     if field.is_relation:
         # ForeignKey.clean() would look the channel up, row by row; missing channels are
         # created instead, so only the id itself is checked (type and range).
@@ -297,7 +361,8 @@ class RejectsWriter:
         self.writer.writeheader()
 
     def write(self, row: RawRow, reason: str) -> None:
-        self.writer.writerow({**row.values, "line": row.line, "reason": reason})
+        line = f"{row.line}-{row.last_line}" if row.lines > 1 else row.line
+        self.writer.writerow({**row.values, "line": line, "reason": reason})
 
 
 def import_rows(
@@ -317,7 +382,11 @@ def import_rows(
     started = time.monotonic()
     batch: dict[int, dict[str, Any]] = {}
     for row in rows:
+        if row.blank:
+            summary.blank_lines += 1
+            continue
         summary.read += 1
+        summary.row_lines += row.lines
         try:
             if row.error:
                 raise ValidationError(row.error)
@@ -408,7 +477,7 @@ def import_file(
             newline="" if read is read_csv else None,
         )
         stack.enter_context(text)
-        columns, rows = read(text)
+        columns, header_lines, rows = read(text)
         rejects = RejectsWriter(stack.enter_context(open_rejects(rejects_file, path)), columns)
         # A file's progress is in bytes of its size; a pipe's in rows, with no total.
         in_bytes = binary.seekable()
@@ -424,4 +493,5 @@ def import_file(
             bar.update((binary.tell() if in_bytes else rows) - bar.n)
 
         summary = import_rows(rows, rejects, batch_size=batch_size, tick=tick)
+        summary.header_lines = header_lines
     return summary, rejects_file

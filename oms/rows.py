@@ -221,7 +221,12 @@ SQL_DATETIME = (
     f"ELSE ltrim({SQL_UTC_TEXT}, '0') END"
 )
 # ascii() of the first character: cheaper than comparing a substring with each trigger.
-SQL_TEXT = "CASE WHEN ascii({0}) IN ({1}) THEN '''' || {0} ELSE nullif({0}, '') END"
+# Text starting with the mark (39, ') and then a trigger or the mark is marked too, as
+# oms.renderers.neutralise_formula does.
+SQL_TEXT = (
+    "CASE WHEN ascii({0}) IN ({1}) OR ascii({0}) = 39 AND ascii(substr({0}, 2, 1)) IN ({1}, 39) "
+    "THEN '''' || {0} ELSE nullif({0}, '') END"
+)
 
 
 def copy_select(row_serializer: RowSerializer, triggers: tuple[str, ...]) -> str | None:

@@ -56,7 +56,16 @@ def write_jsonl(path: Path, documents: list[Any]) -> Path:
 
 
 def run(path: Path | str, *args: str, stderr: StringIO | None = None) -> dict[str, int]:
-    """Import ``path``; the summary's counts by name."""
+    """Import ``path``, rejects allowed; the summary's row counts by name."""
+    return {
+        k: v
+        for k, v in summary(path, "--allow-rejects", *args, stderr=stderr).items()
+        if k != "lines"
+    }
+
+
+def summary(path: Path | str, *args: str, stderr: StringIO | None = None) -> dict[str, int]:
+    """Import ``path``; every count of the summary by name (``lines`` included)."""
     out = StringIO()
     call_command("import_customers", str(path), *args, stdout=out, stderr=stderr or StringIO())
     return {
@@ -259,7 +268,7 @@ def test_invalid_csv_rows_are_rejected_with_their_line_and_reason(tmp_path: Path
         ("11", "last_name: Null characters are not allowed."),
         ("12", "email: Enter a valid email address.; channel: “1.5” value must be an integer."),
         ("16", "5 values for 10 columns"),
-        ("18", "unreadable CSV (field larger than field limit (131072))"),
+        ("18", "first_name: Ensure this value has at most 255 characters (it has 200000)."),
     ]  # fmt: skip
     # The original values come along, so the file can be fixed and imported again.
     assert rejects(path)[0] == {
@@ -488,3 +497,86 @@ def test_a_batch_larger_than_one_lookup_query(tmp_path: Path) -> None:
     assert run(path, "--batch-size", "2000")["created"] == 1200
     assert run(path, "--batch-size", "2000")["unchanged"] == 1200
     assert Channel.objects.count() == 1200
+
+
+def stray_quote_file(path: Path, rows: int, closed_at: int | None) -> Path:
+    """``rows`` plain rows; row 5 opens a quote in its first_name ("Ali...), which a
+    quoted value of row ``closed_at`` closes, or nothing does (None)."""
+    lines = [",".join(HEADER)]
+    for number in range(1, rows + 1):
+        first_name = '"Ali' if number == 5 else "Ada"
+        last_name = '"Lovelace, Jr"' if number == closed_at else "Lovelace"
+        lines.append(f",,,{number},c{number}@example.com,{first_name},{last_name},,,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rows", "closed_at", "last", "reason"),
+    [
+        (10_000, 3000, 3001, "a quoted value opened on line 6 ends on line 3001 inside a value"),
+        (10_000, None, 10_001, "a quoted value opened on line 6 is never closed"),
+    ],
+)
+def test_a_stray_quote_is_rejected_with_every_line_it_swallowed(
+    tmp_path: Path, rows: int, closed_at: int | None, last: int, reason: str
+) -> None:
+    """The issue's file: 10,000 rows, a stray opening quote in row 5 (line 6). The lines
+    it swallows are one rejected row naming them, the summary's lines add up to the file's,
+    and the command fails unless rejects are allowed."""
+    path = stray_quote_file(tmp_path / "c.csv", rows, closed_at)
+
+    with pytest.raises(CommandError, match="1 rows were rejected"):
+        summary(path)
+    counts = summary(path, "--allow-rejects")
+
+    assert counts["rejected"] == 1
+    assert counts["created"] == 0  # the first run created them
+    assert counts["unchanged"] == 4 + (rows + 1 - last)
+    (rejected,) = rejects(path)
+    assert rejected["line"] == f"6-{last}"
+    assert rejected["reason"].startswith(reason)
+    assert counts["lines"] == rows + 1 == len(path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("bom", ["0", "1"])
+@pytest.mark.parametrize("url", ["list-simple/", "list-simple/export/"])
+def test_the_services_own_csv_imports_as_the_identity(
+    tmp_path: Path, make_customer: Callable[..., Customer], api_client: Any, url: str, bom: str
+) -> None:
+    """Values a spreadsheet would take for formulas come back without the export's
+    mark, values that start with the mark themselves keep it, and nothing is updated."""
+    texts = ["+905551234567", "=1+1", "-x", "@SUM(A1)", "'=quoted", "'plain", "''", "O'Brien"]
+    for number, text in enumerate(texts, start=1):
+        make_customer(omnitron_id=number, first_name=text, phone_number=text, erp_code=text)
+    before = state()
+    response = api_client.get(f"/api/v1/oms/customers/{url}", {"format": "csv", "bom": bom})
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    path = tmp_path / "export.csv"
+    path.write_bytes(body)
+
+    counts = run(path)
+
+    assert (counts["unchanged"], counts["updated"], counts["rejected"]) == (len(texts), 0, 0)
+    assert state() == before
+
+
+def test_a_value_past_the_field_limit_stops_the_reader_and_rejects_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limit the reader stops in the middle of a line: nothing after it is read
+    as rows, and every line from the quote on is rejected with it."""
+    monkeypatch.setattr(importing, "CSV_FIELD_LIMIT", 1000)
+    previous = importing.csv.field_size_limit(1000)
+    try:
+        path = stray_quote_file(tmp_path / "c.csv", 500, None)
+        counts = summary(path, "--allow-rejects")
+    finally:
+        importing.csv.field_size_limit(previous)
+
+    assert (counts["created"], counts["rejected"], counts["lines"]) == (4, 1, 501)
+    (rejected,) = rejects(path)
+    assert rejected["line"] == "6-501"
+    assert rejected["reason"].startswith(
+        "a quoted value opened on line 6 runs past 1000 characters"
+    )

@@ -34,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar (never shown off a TTY)"
         )
+        parser.add_argument(
+            "--allow-rejects",
+            action="store_true",
+            help="exit 0 even when rows were rejected (by default any rejected row exits 1)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -46,7 +51,12 @@ class Command(BaseCommand):
             )
         except ImportFileError as error:
             raise CommandError(f"{error}. Nothing was imported.") from None
+        spanning = summary.row_lines - summary.read
         self.stdout.write(
+            f"lines: {summary.lines} ({summary.header_lines} header, "
+            f"{summary.blank_lines} blank, {summary.row_lines} in rows"
+            + (f": values spanning lines add {spanning}" if spanning else "")
+            + ")\n"
             f"rows read: {summary.read}\n"
             f"created: {summary.created}\n"
             f"updated: {summary.updated}\n"
@@ -56,3 +66,9 @@ class Command(BaseCommand):
             f"channels created: {summary.channels_created}\n"
             f"elapsed: {summary.seconds:.1f} s ({summary.rows_per_second:.0f} rows/s)"
         )
+        if summary.rejected and not options["allow_rejects"]:
+            raise CommandError(
+                f"{summary.rejected} rows were rejected (see {rejects}); the others were "
+                "imported. Fix and import the rejects file's rows again, or pass "
+                "--allow-rejects to accept them."
+            )
