@@ -1,15 +1,15 @@
 from django.contrib import admin
 
 from channels.models import Channel
-from oms.admin import BoundedTransactionAdmin
+from oms.admin import BoundedTransactionAdmin, FoldedSearchAdmin
 from oms.admin_pagination import EstimatedCountPaginator
 
 
 @admin.register(Channel)
-class ChannelAdmin(BoundedTransactionAdmin):
+class ChannelAdmin(FoldedSearchAdmin, BoundedTransactionAdmin):
     list_display = ["id", "name", "channel_type", "omnitron_id", "is_active", "modified_date"]
     list_filter = ["channel_type", "is_active"]
-    search_fields = ["name", "channel_type"]
+    search_fields = ["name__fold", "channel_type__fold"]
     readonly_fields = ["created_date", "modified_date"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # no second count(*) beside a filtered one

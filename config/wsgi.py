@@ -5,11 +5,13 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
+from oms.wsgi import require_host
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Only servers load this module: the settings bound web requests' statement time.
 os.environ["OMS_WEB_PROCESS"] = "true"
 
-application = get_wsgi_application()
+application = require_host(get_wsgi_application())
 # Import the URLconf, and every view with it, here: gunicorn loads this module once before
 # forking its workers (preload_app), so that a new worker's first request does not import
 # them while requests queue on it.

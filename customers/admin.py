@@ -1,12 +1,12 @@
 from django.contrib import admin
 
 from customers.models import Customer
-from oms.admin import BoundedTransactionAdmin
+from oms.admin import BoundedTransactionAdmin, FoldedSearchAdmin
 from oms.admin_pagination import EstimatedCountPaginator
 
 
 @admin.register(Customer)
-class CustomerAdmin(BoundedTransactionAdmin):
+class CustomerAdmin(FoldedSearchAdmin, BoundedTransactionAdmin):
     list_display = [
         "id",
         "email",
@@ -20,7 +20,7 @@ class CustomerAdmin(BoundedTransactionAdmin):
     ]
     list_filter = ["channel"]
     list_select_related = ["channel"]
-    search_fields = ["=email", "first_name", "last_name", "=phone_number", "=erp_code"]
+    search_fields = ["=email", "first_name__fold", "last_name__fold", "=phone_number", "=erp_code"]
     readonly_fields = ["created_date", "modified_date"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # no second count(*) beside a filtered one

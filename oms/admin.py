@@ -4,9 +4,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import router
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from oms.db import bounded_transaction
+from oms.search import fold
 
 
 class BoundedTransactionAdmin(admin.ModelAdmin):
@@ -29,3 +31,15 @@ class BoundedTransactionAdmin(admin.ModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         with bounded_transaction(using=router.db_for_write(self.model)):
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+class FoldedSearchAdmin(admin.ModelAdmin):
+    """Search terms folded as ``oms.search.fold`` folds: ``search_fields`` name text
+    fields with the ``fold`` transform (``"first_name__fold"``), so that ``ipek`` finds
+    ``İpek`` and ``ŞAHİN`` what ``Şahin`` finds. Exact fields (``"=email"``) compare
+    case-insensitively as before."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        return super().get_search_results(request, queryset, fold(search_term))

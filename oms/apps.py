@@ -1,9 +1,11 @@
 """The toolkit as a Django app: its migrations install the database side of change
-capture (``oms.changes``), and every ``migrate`` sets its bounds from the settings."""
+capture (``oms.changes``) and of search folding (``oms.search``), and every ``migrate``
+sets the bounds from the settings."""
 
 from typing import Any
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -12,7 +14,10 @@ class OmsConfig(AppConfig):
     verbose_name = "OMS API toolkit"
 
     def ready(self) -> None:
+        from oms.search import register_fold
+
         post_migrate.connect(set_bounds_after_migrate, sender=self)
+        connection_created.connect(register_fold)
 
 
 def set_bounds_after_migrate(using: str, **kwargs: Any) -> None:

@@ -83,3 +83,26 @@ def test_unfiltered_list_of_a_large_table_uses_the_estimate(
     assert response.context["cl"].result_count == 2  # ANALYZE's exact figure on a small table
     # A filtered list is still counted exactly.
     assert admin_client.get(CHANGELIST, {"q": "Kaya"}).context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("ipek", ["İpek", "ipek", "Ipek"]),
+        ("İPEK", ["İpek", "ipek", "Ipek"]),
+        ("IPEK", ["İpek", "ipek", "Ipek"]),
+        ("ŞAHİN", ["Şahin", "ŞAHİN", "şahin"]),
+        ("şahin", ["Şahin", "ŞAHİN", "şahin"]),
+        ("Çağla", ["ÇAĞLA"]),
+        ("öztürk", ["ÖZTÜRK"]),
+    ],
+)
+def test_search_folds_turkish_case(
+    admin_client: Client, make_customer, search: str, expected: list[str]
+) -> None:
+    """Case-insensitive in Turkish on both databases: İ/i, I/ı, Ş/ş, Ç/ç, Ğ/ğ, Ö/ö, Ü/ü."""
+    for name in ["İpek", "ipek", "Ipek", "Şahin", "ŞAHİN", "şahin", "ÇAĞLA", "ÖZTÜRK", "Ali"]:
+        make_customer(first_name=name)
+    response = admin_client.get(CHANGELIST, {"q": search})
+    found = [customer.first_name for customer in response.context["cl"].result_list]
+    assert sorted(found) == sorted(expected)

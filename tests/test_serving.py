@@ -109,3 +109,25 @@ def test_log_lines_carry_the_current_request_id() -> None:
     assert line["message"] == "slow query"
     assert line["level"] == "WARNING"
     assert line["request_id"] == "abc123"
+
+
+def raw_request(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_an_http11_request_without_host_is_a_400(gunicorn: str) -> None:
+    """RFC 9112 requires Host in HTTP/1.1; HTTP/1.0 may leave it out."""
+    without = raw_request(gunicorn, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+    head, _, body = without.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body)["detail"].startswith("An HTTP/1.1 request needs a Host header")
+
+    with_host = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    assert raw_request(gunicorn, with_host).startswith(b"HTTP/1.1 200")
+    assert raw_request(gunicorn, b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
