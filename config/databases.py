@@ -15,6 +15,7 @@ POOLERS = ("", "pgbouncer-session", "pgbouncer-transaction")
 # Django's own psycopg pool (DATABASE_POOL): a sync worker needs one connection at a
 # time, so it opens one and grows only for threaded or async workers.
 POOL_OPTIONS = {"min_size": 1, "max_size": 4}
+CONNECT_TIMEOUT = 2  # seconds; libpq's smallest
 
 
 def database(
@@ -43,6 +44,10 @@ def database(
     if (pooler or pool) and not postgresql:
         raise ImproperlyConfigured("DATABASE_POOLER and DATABASE_POOL need PostgreSQL.")
     options = config.setdefault("OPTIONS", {})
+    if postgresql:
+        # A database host that does not answer fails a connection in seconds, not after
+        # the operating system's minutes: a 503 the client can retry (URL may override).
+        options.setdefault("connect_timeout", CONNECT_TIMEOUT)
     if pooler == "pgbouncer-transaction":
         # Consecutive transactions may run on different server connections: no
         # server-side prepared statements (psycopg prepares a query after 5 runs).

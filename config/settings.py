@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oms.middleware.HealthCheckMiddleware",
+    # A database that cannot be reached is a JSON 503 outside DRF too (the admin).
+    "oms.exceptions.DatabaseUnavailableMiddleware",
     # Reads of GET requests from a replica when DATABASE_REPLICA_URLS names any.
     "oms.routers.ReplicaReadsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -275,9 +277,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"not_unavailable": {"()": "oms.logging.SkipServiceUnavailable"}},
     "loggers": {
         # oms.access logs every request; Django's own request/server loggers would repeat it.
-        "django.request": {"level": "ERROR"},
+        # 503s are outages, logged once per interval by oms.outages, not once per request.
+        "django.request": {"level": "ERROR", "filters": ["not_unavailable"]},
         "django.server": {"level": "ERROR"},
     },
 }

@@ -14,10 +14,12 @@ class OmsConfig(AppConfig):
     verbose_name = "OMS API toolkit"
 
     def ready(self) -> None:
+        from oms.outages import database_reconnected
         from oms.search import register_fold
 
         post_migrate.connect(set_bounds_after_migrate, sender=self)
         connection_created.connect(register_fold)
+        connection_created.connect(database_reconnected)
 
 
 def set_bounds_after_migrate(using: str, **kwargs: Any) -> None:

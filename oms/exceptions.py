@@ -1,16 +1,19 @@
 """How API errors are answered beyond DRF's own: a query cancelled by the statement timeout
-(see ``REQUEST_STATEMENT_TIMEOUT_MS``) is a 503 the client can act on, and a server error
-is a JSON 500 that says nothing of its cause."""
+(see ``REQUEST_STATEMENT_TIMEOUT_MS``) and a database that cannot be reached are 503s the
+client can act on, and a server error is a JSON 500 that says nothing of its cause."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from oms.outages import database_outage, is_database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +22,39 @@ TIMEOUT_DETAIL = "The request took too long; narrow it with filters or a smaller
 TIMEOUT_RETRY_AFTER = 10  # seconds
 
 
+UNAVAILABLE_DETAIL = "The database is unavailable; retry shortly."
+UNAVAILABLE_RETRY_AFTER = 1  # seconds: a restarted database serves again within that
+
+
+def database_unavailable(exc: BaseException) -> dict[str, Any]:
+    """The 503 for a database that cannot be reached: body and headers. The outage is
+    logged once per interval (``oms.outages``), not per request."""
+    database_outage.failed(exc)
+    return {
+        "body": {"detail": UNAVAILABLE_DETAIL},
+        "headers": {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    }
+
+
+class DatabaseUnavailableMiddleware:
+    """The same 503 in JSON for views outside DRF (the admin, the login page)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exc):
+            return None
+        answer = database_unavailable(exc)
+        return JsonResponse(answer["body"], status=503, headers=answer["headers"])
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus: a cancelled query is a 503 with ``Retry-After``.
+    """DRF's handler, plus: a cancelled query, and a database that cannot be reached, are
+    503s with ``Retry-After``.
 
     Any other unexpected exception stays unhandled: Django logs it with its traceback
     and answers with :func:`server_error`.
@@ -37,6 +71,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(TIMEOUT_RETRY_AFTER)},
         )
+    if is_database_unavailable(exc):
+        set_rollback()
+        answer = database_unavailable(exc)
+        return Response(answer["body"], status=503, headers=answer["headers"])
     return drf_exception_handler(exc, context)
 
 

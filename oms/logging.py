@@ -38,3 +38,11 @@ class JSONFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class SkipServiceUnavailable(logging.Filter):
+    """Drops Django's line for each 503 response: a database outage or a cancelled query,
+    which ``oms.outages`` and ``oms.exceptions`` report once per interval themselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 503

@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from rest_framework.test import APIClient
 
-from config.databases import POOL_OPTIONS, database, databases
+from config.databases import CONNECT_TIMEOUT, POOL_OPTIONS, database, databases
 from tests.conftest import LIST_URL
 
 PRIMARY = "postgres://oms:secret@primary:5432/oms"
@@ -24,8 +24,11 @@ def test_a_primary_alone() -> None:
     assert (default["HOST"], default["PORT"], default["NAME"]) == ("primary", 5432, "oms")
     assert default["CONN_MAX_AGE"] == 60
     assert default["CONN_HEALTH_CHECKS"] is True
-    assert default["OPTIONS"] == {}
+    assert default["OPTIONS"] == {"connect_timeout": CONNECT_TIMEOUT}
     assert "TEST" not in default
+
+
+TIMEOUT = {"connect_timeout": CONNECT_TIMEOUT}  # on PostgreSQL, always
 
 
 def test_replicas_are_built_like_the_primary_and_mirror_it_in_tests() -> None:
@@ -39,14 +42,15 @@ def test_replicas_are_built_like_the_primary_and_mirror_it_in_tests() -> None:
         assert {k: v for k, v in replica.items() if k not in {"HOST", "TEST"}} == {
             k: v for k, v in config["default"].items() if k != "HOST"
         }
-    assert config["replica2"]["OPTIONS"] == {"options": "-c statement_timeout=5000"}
+    assert config["replica2"]["OPTIONS"] == {**TIMEOUT, "options": "-c statement_timeout=5000"}
 
 
 def test_the_statement_timeout_is_a_startup_option_on_postgresql_only() -> None:
     assert database(PRIMARY, statement_timeout_ms=250)["OPTIONS"] == {
-        "options": "-c statement_timeout=250"
+        **TIMEOUT,
+        "options": "-c statement_timeout=250",
     }
-    assert database(PRIMARY, statement_timeout_ms=0)["OPTIONS"] == {}
+    assert database(PRIMARY, statement_timeout_ms=0)["OPTIONS"] == TIMEOUT
     assert database(SQLITE, statement_timeout_ms=250)["OPTIONS"] == {}
 
 
@@ -55,7 +59,7 @@ def test_pgbouncer_in_transaction_mode() -> None:
     Server-side cursors stay, for the export streams inside a transaction."""
     config = database(PRIMARY, pooler="pgbouncer-transaction", statement_timeout_ms=5000)
 
-    assert config["OPTIONS"] == {"prepare_threshold": None}
+    assert config["OPTIONS"] == {**TIMEOUT, "prepare_threshold": None}
     assert "DISABLE_SERVER_SIDE_CURSORS" not in config
     assert config["CONN_MAX_AGE"] == 60  # connections to PgBouncer are cheap to keep
 
@@ -63,13 +67,17 @@ def test_pgbouncer_in_transaction_mode() -> None:
 def test_pgbouncer_in_session_mode_changes_only_the_startup_option() -> None:
     config = database(PRIMARY, pooler="pgbouncer-session", statement_timeout_ms=5000)
 
-    assert config["OPTIONS"] == {}
+    assert config["OPTIONS"] == TIMEOUT
 
 
 def test_djangos_pool_replaces_persistent_connections() -> None:
     config = database(PRIMARY, pool=True, conn_max_age=60, statement_timeout_ms=5000)
 
-    assert config["OPTIONS"] == {"pool": POOL_OPTIONS, "options": "-c statement_timeout=5000"}
+    assert config["OPTIONS"] == {
+        **TIMEOUT,
+        "pool": POOL_OPTIONS,
+        "options": "-c statement_timeout=5000",
+    }
     assert config["OPTIONS"]["pool"] is not POOL_OPTIONS  # each alias its own dict
     assert config["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
 
@@ -77,7 +85,7 @@ def test_djangos_pool_replaces_persistent_connections() -> None:
 def test_pool_behind_pgbouncer() -> None:
     config = database(PRIMARY, pool=True, pooler="pgbouncer-transaction")
 
-    assert config["OPTIONS"] == {"prepare_threshold": None, "pool": POOL_OPTIONS}
+    assert config["OPTIONS"] == {**TIMEOUT, "prepare_threshold": None, "pool": POOL_OPTIONS}
     assert config["CONN_MAX_AGE"] == 0
 
 

@@ -57,10 +57,10 @@ def test_a_cancelled_query_is_a_503_in_json(
 def test_other_database_errors_stay_server_errors(
     api_client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def connection_lost(self: CustomerListSimpleView) -> None:
-        raise database_error("08006")
+    def deadlocked(self: CustomerListSimpleView) -> None:
+        raise database_error("40P01")  # a query failed; the database is there
 
-    monkeypatch.setattr(CustomerListSimpleView, "get_queryset", connection_lost)
+    monkeypatch.setattr(CustomerListSimpleView, "get_queryset", deadlocked)
     api_client.raise_request_exception = False
 
     response = api_client.get(LIST_URL)
