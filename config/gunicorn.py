@@ -5,14 +5,15 @@ GUNICORN_CMD_ARGS / WEB_CONCURRENCY).
 """
 
 import gc
-import multiprocessing
 import os
 import shutil
 import tempfile
 
+from config.workers import web_concurrency
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: requests are short database reads. Two per core, plus one, by default.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+workers = web_concurrency()
 worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))  # a stuck worker is restarted
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))

@@ -10,6 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.databases import databases
+from config.workers import web_concurrency
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -143,19 +144,28 @@ if DELETED_ITEMS_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("DELETED_ITEMS_RETENTION_DAYS must be at least 1.")
 
 # Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
+# A Redis that fails or hangs costs one call REDIS_TIMEOUT_MS; the breaker then answers
+# "unavailable" at once for REDIS_BREAKER_SECONDS before trying again (oms.cache).
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_TIMEOUT_SECONDS = env.int("REDIS_TIMEOUT_MS", default=100) / 1000
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "oms.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # An unreachable Redis costs a request a second at most, not a worker timeout.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                "BREAKER_OPEN_SECONDS": env.float("REDIS_BREAKER_SECONDS", default=5.0),
+            },
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# The web processes of a host (config/workers.py): while Redis is unavailable each counts
+# its own requests against this share of every rate limit (oms.throttling).
+WEB_CONCURRENCY = web_concurrency()
 
 # ModelBackend with each user's permission set cached (invalidated on change), so that an
 # API request's permission check costs no query.

@@ -34,6 +34,8 @@ from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from oms.backends import generation_column
+
 # Keys are visible ASCII. The length bound keeps a huge header from costing any work.
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,256}")
 # last_used is a hint for people reviewing tokens: minute precision spares the database
@@ -115,7 +117,10 @@ class CompiledLookup:
         queryset = (
             model._default_manager.using(using)
             .select_related("user")
-            .annotate(oms_channel_ids=channel_ids_subquery(model))
+            .annotate(
+                oms_channel_ids=channel_ids_subquery(model),
+                oms_permission_generation=generation_column(),
+            )
             .filter(digest=self.placeholder)[:1]
         )
         compiler = queryset.query.get_compiler(using)
@@ -127,6 +132,7 @@ class CompiledLookup:
         (user_info,) = compiler.klass_info["related_klass_infos"]
         self.user = self.layout(compiler, user_info)
         self.channel_ids_index = compiler.annotation_col_map["oms_channel_ids"]
+        self.generation_index = compiler.annotation_col_map["oms_permission_generation"]
         self.compiler = compiler
         self.converters = compiler.get_converters([column[0] for column in compiler.select])
 
@@ -156,6 +162,8 @@ class CompiledLookup:
         token = self.instance(self.token, row)
         token.user = self.instance(self.user, row)
         token.oms_channel_ids = row[self.channel_ids_index]
+        # The generation the user's cached permissions are read under (oms.backends).
+        token.user.oms_permission_generation = row[self.generation_index]
         return token
 
 

@@ -8,6 +8,10 @@ so that every worker and host sharing the cache counts the same requests.
 
 A fixed window lets a client spend its budget at the end of one window and again at the
 start of the next; the price of an exact, one-integer count.
+
+While the shared cache is unavailable (``oms.cache.CacheUnavailable``) each process counts
+its own requests, in memory, against its share of the rate (the rate divided by
+``WEB_CONCURRENCY``): a limit that holds roughly rather than none.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from oms.cache import CacheUnavailable
 from oms.security import client_ip, log_rate_limited, token_id
 
 if TYPE_CHECKING:  # DRF's settings import these modules while loading views
@@ -34,6 +41,9 @@ if TYPE_CHECKING:  # DRF's settings import these modules while loading views
     from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
+
+# This process's own counts, while the shared cache is unavailable.
+FALLBACK_COUNTS = LocMemCache("oms-rate-limit-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RATE = re.compile(r"(?P<limit>\d+)/(?P<period>[smhd])[a-z]*")
@@ -113,8 +123,9 @@ class ScopedRateThrottle(BaseThrottle):
     """Limits a view's requests per client to the rate of the view's ``throttle_scope``
     in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``; a view without a scope is not limited.
 
-    When the cache cannot be reached the request is let through (and logged): the cache
-    failing should not take the API down with it.
+    When the cache is unavailable the process counts alone against its share of the rate
+    (module docstring); a cache failing otherwise lets the request through (and is
+    logged): the cache failing should not take the API down with it.
     """
 
     cache_alias = "default"
@@ -131,7 +142,10 @@ class ScopedRateThrottle(BaseThrottle):
         key = f"ratelimit:{scope}:{identity(request)}"
         try:
             self.usage = count_request(caches[self.cache_alias], key, rate, self.timer())
-        except Exception:  # any cache failure: Redis down, a timeout, a full memory
+        except CacheUnavailable:  # logged by oms.cache, once per interval
+            share = Rate(max(1, rate.limit // settings.WEB_CONCURRENCY), rate.period)
+            self.usage = count_request(FALLBACK_COUNTS, key, share, self.timer())
+        except Exception:  # any other cache failure: a full memory, a bug
             logger.exception("Rate limit not applied: the cache failed")
             return True
         if not self.usage.exceeded:

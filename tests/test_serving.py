@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -131,3 +132,33 @@ def test_an_http11_request_without_host_is_a_400(gunicorn: str) -> None:
     with_host = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     assert raw_request(gunicorn, with_host).startswith(b"HTTP/1.1 200")
     assert raw_request(gunicorn, b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
+
+
+def fetch_with(url: str, key: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_permission_taken_away_is_refused_by_every_worker_on_its_next_request(
+    gunicorn: str, tmp_path: Path
+) -> None:
+    """Two workers, no shared cache, and the permission removed behind the service's back
+    (raw SQL in another process): no worker serves from a stale permission set."""
+    database = tmp_path / "db.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "serving-test-only"}
+    issued = subprocess.run(
+        [BIN / "python", "manage.py", "issue_token", "reader"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    key = issued.stdout.strip()
+    url = f"{gunicorn}/api/v1/oms/customers/list-simple/"
+    assert {fetch_with(url, key) for _ in range(20)} == {200}  # both workers cached it
+
+    with sqlite3.connect(database) as db:
+        db.execute("DELETE FROM auth_user_user_permissions")
+
+    assert {fetch_with(url, key) for _ in range(20)} == {403}
