@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Production image: gunicorn serving config.wsgi as a non-root user.
+# Production image: nginx in front of gunicorn serving config.wsgi (config/serve.py), as a
+# non-root user.
 #   docker build -t oms-customers .
 #   docker run --rm -e DATABASE_URL=... -e SECRET_KEY=... -e ALLOWED_HOSTS=... oms-customers \
 #     python manage.py migrate
@@ -16,6 +17,7 @@ COPY oms ./oms
 COPY channels ./channels
 COPY customers ./customers
 COPY tokens ./tokens
+COPY deleted_items ./deleted_items
 # The README's install command, without the development extra.
 RUN python -m pip install --upgrade pip && python -m pip install .
 
@@ -24,8 +26,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     STATIC_ROOT=/app/staticfiles \
-    GUNICORN_BIND=0.0.0.0:8000
-RUN groupadd --system oms && useradd --system --gid oms --home-dir /app --no-create-home oms
+    SERVE_BIND=0.0.0.0:8000
+# nginx reads requests whole and buffers responses, so slow clients hold no gunicorn worker.
+RUN apt-get update && apt-get install -y --no-install-recommends nginx-core \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system oms && useradd --system --gid oms --home-dir /app --no-create-home oms
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY manage.py ./
@@ -34,5 +39,6 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && chown -R oms:oms /app
 USER oms
 EXPOSE 8000
-# config/gunicorn.py: workers from the CPU count (or WEB_CONCURRENCY), timeouts, logs.
-CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi"]
+# config/serve.py: nginx on SERVE_BIND, gunicorn (config/gunicorn.py: workers from the CPU
+# count or WEB_CONCURRENCY, timeouts, logs) behind it.
+CMD ["python", "-m", "config.serve"]

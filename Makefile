@@ -37,11 +37,12 @@ run: install
 	echo "Try: curl -H 'Authorization: Token $$token' http://$(HOST):$(PORT)/api/v1/oms/customers/list-simple/" && echo
 	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Production-style serving: gunicorn with config/gunicorn.py. Takes its settings from the
-# environment like production (SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, ...).
+# Production-style serving: nginx (config/nginx.conf, on SERVE_BIND) in front of gunicorn
+# (config/gunicorn.py), both run by config/serve.py; needs nginx installed. Takes its
+# settings from the environment like production (SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL...).
 serve: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/gunicorn -c python:config.gunicorn config.wsgi
+	$(BIN)/python -m config.serve
 
 test: install connectors
 	$(BIN)/pytest

@@ -37,7 +37,8 @@ def fetch(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def gunicorn(tmp_path: Path) -> Iterator[str]:
-    """gunicorn as `make serve` runs it (two workers), on a migrated SQLite file."""
+    """gunicorn with the configuration `make serve` gives it (two workers), alone, on a
+    migrated SQLite file."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
