@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import chain
-from tempfile import SpooledTemporaryFile
 from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpResponseBase
 from rest_framework import generics, status
 from rest_framework.exceptions import (
     APIException,
@@ -22,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
+from oms.downloads import Spool, spooled_response
 from oms.keyset import (
     CURSOR_PARAM,
     KeysetPaginator,
@@ -168,10 +167,15 @@ class ExportAPIView(ListAPIView):
     The list's filters, sort, channel scope, authentication and permission apply; only
     the formats differ, and requests count against the ``export`` rate.
 
-    - CSV is streamed from a server-side cursor (``iterator``), ``chunk_size`` rows at a
-      time: memory stays constant whatever the number of rows.
-    - XLSX is written row by row (``oms.xlsx``) to a temporary file (in memory while
-      small, then on disk) and sent from there. A workbook cannot hold more than
+    The file is written whole first (``oms.downloads.Spool``: in memory while small, then
+    on disk), so that the database's work ends at its own speed and the response says
+    its length, row count and SHA-256 before the first byte; a byte range of it is sent
+    under an ``If-Range`` naming it.
+
+    - CSV comes from PostgreSQL's ``COPY`` (formatted in SQL), elsewhere from a server-side
+      cursor ``chunk_size`` rows at a time: memory stays constant whatever the number of
+      rows.
+    - XLSX is written row by row (``oms.xlsx``). A workbook cannot hold more than
       ``max_xlsx_rows`` data rows (Excel's limit): a bigger export is a 400 decided from
       the count, before any row is written.
     """
@@ -180,19 +184,26 @@ class ExportAPIView(ListAPIView):
     renderer_classes = [CSVRenderer, XLSRenderer]  # errors and OPTIONS: JSON
     throttle_scope = "export"
     chunk_size = 2000  # rows per fetch from the cursor, and per CSV chunk
-    copy_chunk_bytes = 256 * 1024  # bytes per chunk of PostgreSQL's COPY output
+    copy_chunk_bytes = 256 * 1024  # bytes of PostgreSQL's COPY output per write
     max_xlsx_rows = 1_048_575  # Excel's 1,048,576 rows, less the header
-    spool_size = 16 * 1024 * 1024  # bytes of workbook kept in memory before going to disk
+    spool_size = 16 * 1024 * 1024  # bytes of a file kept in memory before going to disk
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         rows = self.get_rows()  # filters are validated here: a 400 comes before any output
         next_link = None
         if CURSOR_PARAM in request.query_params:
             rows, next_link = self.continue_cursor(rows)
+        spool = Spool(self.spool_size)
         if isinstance(request.accepted_renderer, XLSRenderer):
-            response = self.xlsx_response(rows)
+            self.write_xlsx(rows, spool)
+            content_type, extension = XLSX_MEDIA_TYPE, "xlsx"
         else:
-            response = self.csv_response(rows)
+            self.write_csv(rows, spool)
+            content_type, extension = "text/csv; charset=utf-8", "csv"
+        spool.close_writing()
+        response = spooled_response(
+            request, spool, content_type=content_type, filename=f"{self.download_name}.{extension}"
+        )
         if next_link is not None:
             response["Link"] = f'<{next_link}>; rel="next"'
         return response
@@ -219,84 +230,75 @@ class ExportAPIView(ListAPIView):
     def iterate(self, rows: QuerySet) -> Iterator[tuple[Any, ...]]:
         """``rows`` from a server-side cursor. PostgreSQL keeps one open only inside a
         transaction (outside it would compute the whole result first, WITH HOLD); the
-        transaction is read-only work and ends with the iteration, or when the client
-        goes away and the generator is closed."""
+        transaction is read-only work and ends with the iteration."""
         with transaction.atomic(using=rows.db):
             yield from rows.iterator(chunk_size=self.chunk_size)
 
-    def csv_response(self, rows: QuerySet) -> StreamingHttpResponse:
+    def write_csv(self, rows: QuerySet, spool: Spool) -> None:
         renderer = self.request.accepted_renderer
         row_serializer = self.get_row_serializer()
-        copied = self.copy_csv(rows, row_serializer)
-        if copied is None:
-            body = renderer.stream(
-                TupleRows(row_serializer, self.iterate(rows)),
-                self.request,
-                batch=self.chunk_size,
-            )
-        else:  # the header row (and mark) from Python, the rows from PostgreSQL
-            # Lines end with LF, as COPY writes them, rather than the CRLF of Python's csv
-            # module: CSV readers take either.
-            header = TupleRows(row_serializer, ())
-            lf = {"lineterminator": "\n"}
-            body = chain(renderer.stream(header, self.request, writer_opts=lf), copied)
-        response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{self.download_name}.csv"'
-        return response
+        select = self.copy_select(rows, row_serializer)
+        if select is None:
+            counted = spool.counted(self.iterate(rows))
+            for chunk in renderer.stream(
+                TupleRows(row_serializer, counted), self.request, batch=self.chunk_size
+            ):
+                spool.write(chunk)
+            return
+        # The header row (and mark) from Python, the rows from PostgreSQL. Lines end with
+        # LF, as COPY writes them, rather than the CRLF of Python's csv module: CSV
+        # readers take either.
+        header = TupleRows(row_serializer, ())
+        for chunk in renderer.stream(header, self.request, writer_opts={"lineterminator": "\n"}):
+            spool.write(chunk)
+        self.copy_csv(rows, row_serializer, select, spool)
 
-    def copy_csv(self, rows: QuerySet, row_serializer: RowSerializer) -> Iterator[bytes] | None:
+    def copy_select(self, rows: QuerySet, row_serializer: RowSerializer) -> str | None:
+        """The SELECT list that formats the rows in SQL for ``COPY``; None on other
+        databases, or for columns COPY cannot format as the API does."""
+        if connections[rows.db].vendor != "postgresql":
+            return None
+        return copy_select(row_serializer, FORMULA_TRIGGERS)
+
+    def copy_csv(
+        self, rows: QuerySet, row_serializer: RowSerializer, select: str, spool: Spool
+    ) -> None:
         """The CSV rows written by PostgreSQL's ``COPY ... TO STDOUT``, formatted in SQL
-        (``oms.rows.copy_select``), in chunks of about ``copy_chunk_bytes``; None on other
-        databases or for columns COPY cannot format as the API does.
+        (``oms.rows.copy_select``).
 
         Fetching and formatting a million rows in Python takes over twenty times as long
         as COPY (33 s against 1.2 s): this path keeps a full export near the database's
         own speed.
         """
-        connection = connections[rows.db]
-        select = copy_select(row_serializer, FORMULA_TRIGGERS)
-        if connection.vendor != "postgresql" or select is None:
-            return None
         sql, params = rows.query.get_compiler(using=rows.db).as_sql()
         columns = ", ".join(f"c{index}" for index in range(len(row_serializer.header)))
         statement = (
             f"COPY (SELECT {select} FROM ({sql}) AS oms_rows({columns})) "
             "TO STDOUT WITH (FORMAT csv)"
         )
-        return self.copy_chunks(rows.db, statement, list(params))
-
-    def copy_chunks(self, using: str, statement: str, params: list[Any]) -> Iterator[bytes]:
-        with transaction.atomic(using=using), connections[using].cursor() as cursor:
-            # One statement for the whole export, which a slow client can keep waiting:
-            # the request's statement timeout would cut it off. Gunicorn's worker
-            # timeout still bounds the request.
+        with transaction.atomic(using=rows.db), connections[rows.db].cursor() as cursor:
+            # One statement for the whole export: the request's statement timeout would
+            # cut a large one off. gunicorn's worker timeout still bounds the request.
             cursor.execute("SET LOCAL statement_timeout = 0")
             buffer = bytearray()
-            with cursor.cursor.copy(statement, params) as copy:
+            with cursor.cursor.copy(statement, list(params)) as copy:
                 for data in copy:  # a row at a time
                     buffer += data
+                    spool.rows += 1
                     if len(buffer) >= self.copy_chunk_bytes:
-                        yield bytes(buffer)
+                        spool.write(bytes(buffer))
                         buffer.clear()
-            if buffer:
-                yield bytes(buffer)
+            spool.write(bytes(buffer))
 
-    def xlsx_response(self, rows: QuerySet) -> FileResponse:
+    def write_xlsx(self, rows: QuerySet, spool: Spool) -> None:
         count = rows.count()
         if count > self.max_xlsx_rows:
             raise TooManyRows(
                 f"The export has {count} rows; an Excel workbook holds at most "
                 f"{self.max_xlsx_rows}. Narrow it with filters, or export CSV."
             )
-        # Not a context manager: FileResponse closes the file once it has been sent.
-        workbook = SpooledTemporaryFile(max_size=self.spool_size)  # noqa: SIM115
         row_serializer = self.get_row_serializer()
         formats = xlsx_number_formats(row_serializer.fields)
-        write_workbook(row_serializer.header, self.iterate(rows), workbook, formats)
-        workbook.seek(0)
-        return FileResponse(
-            workbook,
-            as_attachment=True,
-            filename=f"{self.download_name}.xlsx",
-            content_type=XLSX_MEDIA_TYPE,
+        write_workbook(
+            row_serializer.header, spool.counted(self.iterate(rows)), spool.file, formats
         )
