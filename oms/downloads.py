@@ -34,9 +34,15 @@ class Spool:
         self.rows = 0
         self.size = 0
         self.sha256 = ""  # base64, as the digest fields carry it
+        # What write() was given, hashed on the way (a writer given the file itself, such
+        # as a workbook's, has the file read back instead).
+        self.digest: Any = hashlib.sha256()
+        self.written = 0
 
     def write(self, data: bytes) -> None:
         self.file.write(data)
+        self.digest.update(data)
+        self.written += len(data)
 
     def counted(self, rows: Iterable[Any]) -> Iterator[Any]:
         """``rows``, counting them as they are written."""
@@ -45,14 +51,15 @@ class Spool:
             yield row
 
     def close_writing(self) -> None:
-        """Size and digest of what was written (read back once: at memory or disk speed)."""
+        """Size and digest of what was written."""
         self.size = self.file.tell()
         self.file.seek(0)
-        digest = hashlib.sha256()
-        while block := self.file.read(READ_SIZE):
-            digest.update(block)
-        self.sha256 = base64.b64encode(digest.digest()).decode()
-        self.file.seek(0)
+        if self.written != self.size:  # written to the file directly: read it back once
+            self.digest = hashlib.sha256()
+            while block := self.file.read(READ_SIZE):
+                self.digest.update(block)
+            self.file.seek(0)
+        self.sha256 = base64.b64encode(self.digest.digest()).decode()
 
     @property
     def etag(self) -> str:
