@@ -3,6 +3,8 @@ against slow clients: 200 connections that never finish their headers and 4 expo
 at 50 KB/s while list requests keep their p99 under 100 ms; and nginx's own errors are
 JSON. On a PostgreSQL of the test's own (tests/services.py); bounded in time and count."""
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -174,3 +176,40 @@ def test_what_nginx_refuses_is_refused_in_json(database: dict[str, str], tmp_pat
         assert head.split(b" ")[1] == status, head
         assert b"Content-Type: application/json" in head
         assert json.loads(body)["detail"]
+
+
+def test_a_broken_download_is_detected_and_resumed_through_nginx(
+    database: dict[str, str], tmp_path: Path
+) -> None:
+    """Over HTTP/1.0 (nginx's own default towards upstreams, and old clients) a connection
+    that breaks off leaves fewer bytes than Content-Length says; the rest comes with a
+    Range naming the file (If-Range), and the whole matches Repr-Digest."""
+    key = database["TOKEN"]
+    with served(database, tmp_path / "serve.log") as (host, port):
+        request = (
+            f"GET {EXPORT} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Token {key}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((host, port), timeout=30) as sock:
+            sock.sendall(request)
+            received = b""
+            while len(received) < 200_000:  # then the connection breaks
+                received += sock.recv(65536)
+        head, _, first = received.partition(b"\r\n\r\n")
+        headers = dict(
+            line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
+        )
+        length = int(headers["Content-Length"])
+        assert len(first) < length  # the client can tell it is incomplete
+
+        resume = (
+            f"GET {EXPORT} HTTP/1.0\r\nHost: {host}\r\nAuthorization: Token {key}\r\n"
+            f"Range: bytes={len(first)}-\r\nIf-Range: {headers['ETag']}\r\n\r\n"
+        ).encode()
+        head, rest = raw(host, port, resume)
+
+    assert head.startswith(b"HTTP/1.1 206")
+    whole = first + rest
+    assert len(whole) == length
+    digest = base64.b64encode(hashlib.sha256(whole).digest()).decode()
+    assert headers["Repr-Digest"] == f"sha-256=:{digest}:"
+    assert int(headers["X-Row-Count"]) == 20_000
