@@ -26,6 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     STATIC_ROOT=/app/staticfiles \
+    EXPORT_JOBS_DIR=/app/export-jobs \
     SERVE_BIND=0.0.0.0:8000
 # nginx reads requests whole and buffers responses, so slow clients hold no gunicorn worker.
 RUN apt-get update && apt-get install -y --no-install-recommends nginx-core \
@@ -36,7 +37,7 @@ WORKDIR /app
 COPY manage.py ./
 # collectstatic needs settings, not secrets: a throwaway key for this step only.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
-    && chown -R oms:oms /app
+    && mkdir -p /app/export-jobs && chown -R oms:oms /app
 USER oms
 EXPOSE 8000
 # config/serve.py: nginx on SERVE_BIND, gunicorn (config/gunicorn.py: workers from the CPU

@@ -1,9 +1,10 @@
-"""Production serving: nginx in front of gunicorn, as one process (``python -m config.serve``,
-what ``make serve`` and the image run).
+"""Production serving: nginx in front of gunicorn, and the export job runner, as one
+process (``python -m config.serve``, what ``make serve`` and the image run).
 
 nginx listens on ``SERVE_BIND`` (127.0.0.1:8000) with config/nginx.conf; gunicorn
-(config/gunicorn.py) on a loopback port of its own behind it. A stop signal stops both;
-if either exits, the other is stopped too and the exit status is the first one's.
+(config/gunicorn.py) on a loopback port of its own behind it; ``manage.py
+run_export_jobs`` beside them. A stop signal stops all three; if one exits, the others
+are stopped too and the exit status is the first one's.
 """
 
 import json
@@ -84,8 +85,12 @@ def main() -> int:
         "NUM_PROXIES": os.environ.get("NUM_PROXIES", "1"),
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    manage = Path(__file__).resolve().parent.parent / "manage.py"
+    if not manage.exists():  # installed as a package (the image): manage.py in the folder
+        manage = Path("manage.py")
     processes = [
         subprocess.Popen([str(gunicorn), "-c", "python:config.gunicorn", "config.wsgi"], env=env),
+        subprocess.Popen([sys.executable, str(manage), "run_export_jobs"], env=env),
         subprocess.Popen(
             [
                 nginx_binary(),
@@ -104,7 +109,7 @@ def main() -> int:
     def stop(signum: int, frame: object) -> None:
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # both shut down gracefully on TERM
+                process.send_signal(signal.SIGTERM)  # each shuts down gracefully on TERM
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "customers",
     "tokens",
     "deleted_items",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +143,11 @@ if COMMIT_MARGIN < 0:
 DELETED_ITEMS_RETENTION_DAYS = env.int("DELETED_ITEMS_RETENTION_DAYS", default=90)
 if DELETED_ITEMS_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("DELETED_ITEMS_RETENTION_DAYS must be at least 1.")
+
+# Export jobs (exports app): where their files are written (a folder every web process and
+# the job runner share) and how long a finished job's file is kept.
+EXPORT_JOBS_DIR = env.path("EXPORT_JOBS_DIR", default=BASE_DIR / "export-jobs")
+EXPORT_JOBS_TTL_HOURS = env.float("EXPORT_JOBS_TTL_HOURS", default=24.0)
 
 # Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
 # A Redis that fails or hangs costs one call REDIS_TIMEOUT_MS; the breaker then answers

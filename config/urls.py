@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(**PUBLIC), name="redoc"),
     path("api/v1/oms/customers/", include("customers.urls")),
     path("api/v1/oms/deleted-items/", include("deleted_items.urls")),
+    path("api/v1/oms/export-jobs/", include("exports.urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),  # /metrics

@@ -1,0 +1,145 @@
+"""Export jobs in the OMS's Exports style: create one with an export's query parameters,
+poll it, download its file (ranges welcome: it never changes), until it expires."""
+
+from typing import Any
+from uuid import UUID
+
+from django.http import Http404, HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exports.models import ExportJob
+from exports.running import job_path
+from exports.serializers import ExportJobSerializer
+from oms.downloads import Spool, spooled_response
+from oms.permissions import ModelViewPermission
+from oms.renderers import JSONRenderer
+
+
+class NotFinished(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_finished"
+
+
+class Expired(APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "expired"
+
+
+class JSONAnswers(BaseContentNegotiation):
+    """A job is JSON, whatever ``format`` the export it describes is in."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
+class CreatePermission(ModelViewPermission):
+    """Creating a job of an export needs what the export needs: its model's view
+    permission."""
+
+    perms_map = {**ModelViewPermission.perms_map, "POST": ModelViewPermission.perms_map["GET"]}
+
+
+class ExportJobCreateView(APIView):
+    """Start an export as a job: the export's own query parameters (filters, `sort`,
+    `format`, `cursor`, `bom`), checked now; the job runs apart from this request and its
+    file is kept `EXPORT_JOBS_TTL_HOURS` (24). Poll the job's `url` until `status` is
+    `done`, then download `file`."""
+
+    # Given by the URLconf: the export view's class and URL name.
+    export_view: Any = None
+    export_url_name = ""
+    permission_classes = [CreatePermission]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONAnswers
+    throttle_scope = "export"
+
+    def get_queryset(self) -> Any:  # what the permission is read from
+        return self.export_view.queryset
+
+    @extend_schema(request=None, responses={202: ExportJobSerializer})
+    def post(self, request: Request) -> Response:
+        self.check_filters(request)
+        channel_ids = sorted(getattr(request.auth, "channel_ids", ()) or ())
+        job = ExportJob.objects.create(
+            view=self.export_url_name,
+            query=request.query_params.urlencode(),
+            user=request.user,
+            channel_ids=channel_ids,
+        )
+        body = ExportJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+    def check_filters(self, request: Request) -> None:
+        """A 400 now for what the export would refuse later: invalid filters, a format
+        that is no export format."""
+        export_format = request.query_params.get("format", "csv")
+        formats = [renderer.format for renderer in self.export_view.renderer_classes]
+        if export_format not in formats:
+            raise ValidationError({"format": [f"Export formats: {', '.join(formats)}."]})
+        filterset_class = self.export_view.filterset_class
+        filterset = filterset_class(request.query_params, queryset=self.get_queryset())
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+
+
+class OwnJobMixin:
+    """A job of the requesting user's; anyone else's is a 404 (the permission was checked
+    when the job was created)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get_job(self, request: Request, job_id: UUID) -> ExportJob:
+        job = ExportJob.objects.filter(pk=job_id, user=request.user).first()
+        if job is None:
+            raise Http404
+        return job
+
+
+class ExportJobDetailView(OwnJobMixin, APIView):
+    """Where an export job stands."""
+
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(responses={200: ExportJobSerializer})
+    def get(self, request: Request, job_id: UUID) -> Response:
+        job = self.get_job(request, job_id)
+        return Response(ExportJobSerializer(job, context={"request": request}).data)
+
+
+class ExportJobFileView(OwnJobMixin, APIView):
+    """A finished job's file, with its length, rows and SHA-256; byte ranges are answered
+    (206), the file never changes. 409 until the job is done, 410 once it has expired."""
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            206: OpenApiResponse(description="The byte range asked for."),
+            409: OpenApiResponse(description="The job is not done (or failed)."),
+            410: OpenApiResponse(description="The job's file has expired."),
+        }
+    )
+    def get(self, request: Request, job_id: UUID) -> HttpResponseBase:
+        job = self.get_job(request, job_id)
+        if job.status != ExportJob.Status.DONE:
+            raise NotFinished(f"The export job is {job.status}, not done.")
+        path = job_path(job)
+        if not path.exists():
+            raise Expired("The export job's file has expired; create the job again.")
+        spool = Spool.stored(path.open("rb"), rows=job.rows, size=job.size, sha256=job.sha256)
+        return spooled_response(
+            request, spool, content_type=job.content_type, filename=job.filename, immutable=True
+        )
