@@ -148,20 +148,25 @@ def gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if status_of(f"{url}/healthz", timeout=1)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "gunicorn did not start in 30 s"
-                assert server.poll() is None, "gunicorn exited"
-                time.sleep(0.1)
+            wait_until_answering(f"{url}/healthz", server)
             yield url
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def wait_until_answering(url: str, server: subprocess.Popen, seconds: float = 30) -> None:
+    """Until ``url`` answers 200; a failure if ``server`` exits or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if status_of(url, timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer in {seconds:g} s"
+        assert server.poll() is None, "the server exited"
+        time.sleep(0.1)
 
 
 def manage(env: dict[str, str], *args: str) -> str:

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import BIN, ROOT, OwnPostgres, free_port, manage, postgres_bin, status_of
+from tests.services import (
+    BIN,
+    ROOT,
+    OwnPostgres,
+    free_port,
+    manage,
+    postgres_bin,
+    status_of,
+    wait_until_answering,
+)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(
@@ -56,16 +65,7 @@ def served(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
             [BIN / "python", "-m", "config.serve"], cwd=ROOT, env=environment, stderr=stderr
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if status_of(f"http://127.0.0.1:{port}/readyz", timeout=1)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "not served 30 s after starting"
-                assert server.poll() is None, "config.serve exited"
-                time.sleep(0.1)
+            wait_until_answering(f"http://127.0.0.1:{port}/readyz", server)
             yield "127.0.0.1", port
         finally:
             server.terminate()

@@ -6,7 +6,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,15 +15,7 @@ from pathlib import Path
 import pytest
 
 from oms.logging import JSONFormatter, request_id
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.services import BIN, ROOT, free_port
 
 
 def fetch(url: str) -> tuple[int, str]:
