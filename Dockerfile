@@ -18,6 +18,7 @@ COPY channels ./channels
 COPY customers ./customers
 COPY tokens ./tokens
 COPY deleted_items ./deleted_items
+COPY exports ./exports
 # The README's install command, without the development extra.
 RUN python -m pip install --upgrade pip && python -m pip install .
 
