@@ -19,7 +19,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 
-from oms.authentication import key_digest  # noqa: E402
+from oms.api.authentication import key_digest  # noqa: E402
 from tokens.models import PREFIX_LENGTH, APIToken  # noqa: E402
 
 

@@ -10,8 +10,8 @@ what it renders in production:
 - drf-excel: ``drf_excel.renderers.XLSXRenderer`` as a textbook project uses it, the page
   as ``CustomerSimpleSerializer(many=True).data`` dicts, the view's serializer for the
   header row and cell types;
-- the project: ``oms.renderers.XLSRenderer`` with the database tuples (``TupleRows``),
-  what ``oms.views.ListAPIView`` hands it.
+- the project: ``oms.tabular.renderers.XLSRenderer`` with the database tuples (``TupleRows``),
+  what ``oms.api.views.ListAPIView`` hands it.
 
 Prints the median of ``--repeat`` runs (after one warm-up) in ms per 1,000 rows, and the
 ratio drf-excel / project (above 1: the project is faster); ``--json`` prints them as one
@@ -46,8 +46,8 @@ from rest_framework import generics  # noqa: E402
 
 from customers.models import Customer  # noqa: E402
 from customers.serializers import CustomerSimpleSerializer  # noqa: E402
-from oms.renderers import XLSRenderer  # noqa: E402
-from oms.rows import RowSerializer, TupleRows  # noqa: E402
+from oms.tabular.renderers import XLSRenderer  # noqa: E402
+from oms.tabular.rows import RowSerializer, TupleRows  # noqa: E402
 
 # Turkish names: the dotless i is data here.
 FIRST_NAMES = ["Çağla", "İpek", "Şükrü", "Ayşe", "Ali", "Ömer", "Gülşen", "Mehmet", "Ece"]

@@ -1,8 +1,7 @@
 from django.contrib import admin
 
 from channels.models import Channel
-from oms.admin import BoundedTransactionAdmin, FoldedSearchAdmin
-from oms.admin_pagination import EstimatedCountPaginator
+from oms.admin import BoundedTransactionAdmin, EstimatedCountPaginator, FoldedSearchAdmin
 
 
 @admin.register(Channel)

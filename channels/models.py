@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from oms.models import TimeStampedModel
+from oms.db.models import TimeStampedModel
 
 
 class Channel(TimeStampedModel):

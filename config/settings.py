@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served as static files
     "django_prometheus",
-    "oms",  # the toolkit's database side: stamps and the write bound (oms.changes)
+    "oms",  # the toolkit's database side: stamps and the write bound (oms.db.changes)
     "channels",
     "customers",
     "tokens",
@@ -52,15 +52,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "oms.middleware.HealthCheckMiddleware",
+    "oms.http.middleware.HealthCheckMiddleware",
     # A database that cannot be reached is a JSON 503 outside DRF too (the admin).
-    "oms.exceptions.DatabaseUnavailableMiddleware",
+    "oms.http.middleware.DatabaseUnavailableMiddleware",
     # Reads of GET requests from a replica when DATABASE_REPLICA_URLS names any.
-    "oms.routers.ReplicaReadsMiddleware",
+    "oms.http.middleware.ReplicaReadsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "oms.middleware.RequestLogMiddleware",
+    "oms.http.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "oms.middleware.SecurityHeadersMiddleware",
+    "oms.http.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,16 +110,17 @@ DATABASES = databases(
     ),
 )
 DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
-DATABASE_ROUTERS = ["oms.routers.ReplicaRouter"]
+DATABASE_ROUTERS = ["oms.db.routers.ReplicaRouter"]
 REPLICA_READ_MODELS = ["customers.Customer", "channels.Channel"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Seconds a write transaction of the service (import batch, demo batch, admin save, model
-# save) may stay open: oms.db.bounded_transaction rolls back one that lasts longer. BI tools
-# look back SYNC_LOOKBACK seconds before their watermark (README, "Syncing from BI tools"),
-# which must cover twice the bound (a process stalled between its last check and COMMIT)
-# plus the clock error of two hosts; SYNC_LOOKBACK is documented to clients, so it is fixed.
+# save) may stay open: oms.db.transactions.bounded_transaction rolls back one that lasts
+# longer. BI tools look back SYNC_LOOKBACK seconds before their watermark (README, "Syncing
+# from BI tools"), which must cover twice the bound (a process stalled between its last
+# check and COMMIT) plus the clock error of two hosts; SYNC_LOOKBACK is documented to
+# clients, so it is fixed.
 WRITE_TRANSACTION_TIMEOUT = env.float("WRITE_TRANSACTION_TIMEOUT", default=60.0)
 SYNC_LOOKBACK = 300
 SYNC_CLOCK_SKEW = 30  # seconds a writing host's clock may be off, each way
@@ -151,13 +152,13 @@ EXPORT_JOBS_TTL_HOURS = env.float("EXPORT_JOBS_TTL_HOURS", default=24.0)
 
 # Redis when REDIS_URL is set (shared by every worker and host), else per-process memory.
 # A Redis that fails or hangs costs one call REDIS_TIMEOUT_MS; the breaker then answers
-# "unavailable" at once for REDIS_BREAKER_SECONDS before trying again (oms.cache).
+# "unavailable" at once for REDIS_BREAKER_SECONDS before trying again (oms.db.cache).
 REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_TIMEOUT_SECONDS = env.int("REDIS_TIMEOUT_MS", default=100) / 1000
 CACHES = {
     "default": (
         {
-            "BACKEND": "oms.cache.RedisCache",
+            "BACKEND": "oms.db.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
@@ -170,12 +171,12 @@ CACHES = {
     )
 }
 # The web processes of a host (config/workers.py): while Redis is unavailable each counts
-# its own requests against this share of every rate limit (oms.throttling).
+# its own requests against this share of every rate limit (oms.api.throttling).
 WEB_CONCURRENCY = web_concurrency()
 
 # ModelBackend with each user's permission set cached (invalidated on change), so that an
 # API request's permission check costs no query.
-AUTHENTICATION_BACKENDS = ["oms.backends.CachedPermissionsBackend"]
+AUTHENTICATION_BACKENDS = ["oms.api.permission_cache.CachedPermissionsBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -209,27 +210,27 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The token class comes first so that a request without credentials gets
         # 401 with WWW-Authenticate rather than the session class's 403.
-        "oms.authentication.TokenAuthentication",
+        "oms.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["oms.permissions.ModelViewPermission"],
-    "DEFAULT_FILTER_BACKENDS": ["oms.filters.FilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "oms.pagination.PageLimitPagination",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "oms.negotiation.ContentNegotiation",
+    "DEFAULT_PERMISSION_CLASSES": ["oms.api.permissions.ModelViewPermission"],
+    "DEFAULT_FILTER_BACKENDS": ["oms.api.filters.FilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "oms.api.pagination.PageLimitPagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "oms.api.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
-        "oms.renderers.JSONRenderer",  # first: the answer to */*; DRF's, dumped by orjson
-        "oms.renderers.CSVRenderer",
-        "oms.renderers.XLSRenderer",
-        "oms.renderers.BrowsableAPIRenderer",
+        "oms.api.renderers.JSONRenderer",  # first: the answer to */*; DRF's, dumped by orjson
+        "oms.tabular.renderers.CSVRenderer",
+        "oms.tabular.renderers.XLSRenderer",
+        "oms.api.renderers.BrowsableAPIRenderer",
     ],
     # Six fractional digits always, even when microseconds are zero.
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "PAGE_SIZE": 10,
-    "DEFAULT_SCHEMA_CLASS": "oms.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "oms.api.schema.AutoSchema",
     # Requests per token and view scope, counted in the cache (Redis when REDIS_URL is set,
     # shared by every worker and host); 429 beyond. THROTTLE_RATE is the older name of
     # THROTTLE_RATE_LIST.
-    "DEFAULT_THROTTLE_CLASSES": ["oms.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["oms.api.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "list": env.str(
             "THROTTLE_RATE_LIST", default=env.str("THROTTLE_RATE", default="1000/minute")
@@ -240,10 +241,10 @@ REST_FRAMEWORK = {
     # header is ignored (a client could forge it), and REMOTE_ADDR is the client.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     # A query cancelled by the statement timeout is a 503, not a 500.
-    "EXCEPTION_HANDLER": "oms.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "oms.api.exceptions.exception_handler",
 }
 
-# The model behind oms.authentication.TokenAuthentication (hashed, expiring, revocable keys).
+# The model behind oms.api.authentication.TokenAuthentication (hashed, expiring, revocable keys).
 OMS_TOKEN_MODEL = "tokens.APIToken"
 
 # The OpenAPI schema served at /api/schema/; oms/schema.py derives most of it from the views.
@@ -288,15 +289,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "oms.logging.JSONFormatter"},
+        "json": {"()": "oms.http.logging.JSONFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "filters": {"not_unavailable": {"()": "oms.logging.SkipServiceUnavailable"}},
+    "filters": {"not_unavailable": {"()": "oms.http.logging.SkipServiceUnavailable"}},
     "loggers": {
         # oms.access logs every request; Django's own request/server loggers would repeat it.
-        # 503s are outages, logged once per interval by oms.outages, not once per request.
+        # 503s are outages, logged once per interval by oms.db.outages, not once per request.
         "django.request": {"level": "ERROR", "filters": ["not_unavailable"]},
         "django.server": {"level": "ERROR"},
     },

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 # A server error in JSON, as the API's other errors are, with nothing of its cause.
-handler500 = "oms.exceptions.server_error"
+handler500 = "oms.api.exceptions.server_error"
 
 urlpatterns = [
     # "schema": the name by which the viewers find the schema.

@@ -5,7 +5,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
-from oms.wsgi import require_host
+from oms.http.wsgi import require_host
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Only servers load this module: the settings bound web requests' statement time.

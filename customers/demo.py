@@ -14,9 +14,9 @@ from django.utils.dateparse import parse_datetime
 
 from channels.models import Channel
 from customers.models import Customer
-from oms.changes import keeping_given_stamps
-from oms.db import bounded_transaction, reset_sequences
-from oms.progress import Progress
+from oms.commands import Progress
+from oms.db.changes import keeping_given_stamps
+from oms.db.transactions import bounded_transaction, reset_sequences
 
 DOCUMENTED_CUSTOMERS = Path(__file__).with_name("demo_customers.json")
 DEMO_CHANNEL_ID = 1

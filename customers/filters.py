@@ -3,7 +3,7 @@
 from django_filters import rest_framework as filters
 
 from customers.models import Customer
-from oms.filters import DateTimeFilter, FilterOptions, FilterSet, IntegerFilter, SortFilter
+from oms.api.filters import DateTimeFilter, FilterOptions, FilterSet, IntegerFilter, SortFilter
 
 
 class CustomerFilterSet(FilterSet):

@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from channels.models import Channel
 from customers.models import Customer
-from oms.db import bounded_transaction, reset_sequences
-from oms.progress import progress_bar
-from oms.renderers import restore_formula
+from oms.commands import progress_bar
+from oms.db.transactions import bounded_transaction, reset_sequences
+from oms.tabular.formulas import restore_formula
 
 # The API's columns in its order. The first three are the service's own and are ignored.
 API_COLUMNS = ["id", "created_date", "modified_date", "omnitron_id", "email", "first_name",

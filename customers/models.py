@@ -3,7 +3,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from oms.models import TimeStampedModel
+from oms.db.models import TimeStampedModel
 
 # Stated on the field so that validation and OPTIONS give the same 32-bit range on every
 # database (SQLite would otherwise report 64 bits).

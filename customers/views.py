@@ -9,7 +9,7 @@ from customers.counts import DateTimeRange, IdRange, counted_customers, locate_o
 from customers.filters import CustomerFilterSet
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
-from oms.views import ExportAPIView, ListAPIView
+from oms.api.views import ExportAPIView, ListAPIView
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,9 @@ class CustomerListSimpleView(ListAPIView):
         request, by the count and by a deep page); None when a filter they do not cover
         (an exact field) narrows the list."""
         request = getattr(self, "request", None)  # None: a view not dispatching a request
-        filterset = getattr(self, "filterset", None)  # the request's (oms.filters.FilterBackend)
+        filterset = getattr(
+            self, "filterset", None
+        )  # the request's (oms.api.filters.FilterBackend)
         if request is None or filterset is None or not filterset.is_valid():
             return None
         cleaned = {k: v for k, v in filterset.form.cleaned_data.items() if v not in EMPTY_VALUES}

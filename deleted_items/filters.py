@@ -3,7 +3,7 @@
 from django_filters import rest_framework as filters
 
 from deleted_items.models import DeletedItem
-from oms.filters import DateTimeFilter, FilterOptions, FilterSet, IntegerFilter, SortFilter
+from oms.api.filters import DateTimeFilter, FilterOptions, FilterSet, IntegerFilter, SortFilter
 
 
 class DeletedItemFilterSet(FilterSet):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from deleted_items.models import NOTHING_PRUNED, DeletedItem, RetainedSince
-from oms.db import bounded_transaction
+from oms.db.transactions import bounded_transaction
 
 DEFAULT_BATCH_SIZE = 10_000
 

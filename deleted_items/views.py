@@ -13,9 +13,9 @@ from deleted_items.feeds import readable_content_types
 from deleted_items.filters import DeletedItemFilterSet
 from deleted_items.models import DeletedItem, RetainedSince
 from deleted_items.serializers import DeletedItemSerializer
-from oms.keyset import CURSOR_PARAM, request_position
-from oms.rows import format_datetime
-from oms.views import ListAPIView
+from oms.api.keyset import CURSOR_PARAM, request_position
+from oms.api.views import ListAPIView
+from oms.tabular.rows import format_datetime
 
 
 class ResyncRequired(APIException):

@@ -24,7 +24,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from exports.models import ExportJob
-from oms.downloads import ROW_COUNT_HEADER
+from oms.http.downloads import ROW_COUNT_HEADER
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from rest_framework.views import APIView
 from exports.models import ExportJob
 from exports.running import job_path
 from exports.serializers import ExportJobSerializer
-from oms.downloads import Spool, spooled_response
-from oms.permissions import ModelViewPermission
-from oms.renderers import JSONRenderer
+from oms.api.permissions import ModelViewPermission
+from oms.api.renderers import JSONRenderer
+from oms.http.downloads import Spool, spooled_response
 
 
 class NotFinished(APIException):

@@ -1,5 +1,5 @@
 """The toolkit as a Django app: its migrations install the database side of change
-capture (``oms.changes``) and of search folding (``oms.search``), and every ``migrate``
+capture (``oms.db.changes``) and of search folding (``oms.db.search``), and every ``migrate``
 sets the bounds from the settings."""
 
 from typing import Any
@@ -14,8 +14,8 @@ class OmsConfig(AppConfig):
     verbose_name = "OMS API toolkit"
 
     def ready(self) -> None:
-        from oms.outages import database_reconnected
-        from oms.search import register_fold
+        from oms.db.outages import database_reconnected
+        from oms.db.search import register_fold
 
         post_migrate.connect(set_bounds_after_migrate, sender=self)
         connection_created.connect(register_fold)
@@ -23,6 +23,6 @@ class OmsConfig(AppConfig):
 
 
 def set_bounds_after_migrate(using: str, **kwargs: Any) -> None:
-    from oms.changes import install_write_bound
+    from oms.db.changes import install_write_bound
 
     install_write_bound(using)

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from channels.models import Channel
 from customers.demo import load_demo_data
 from customers.models import Customer
-from oms.changes import install_write_bound, keeping_given_stamps
+from oms.db.changes import install_write_bound, keeping_given_stamps
 from tokens.issuing import issue
 
 LIST_URL = "/api/v1/oms/customers/list-simple/"
@@ -91,7 +91,7 @@ def make_customer(db: None) -> Callable[..., Customer]:
 
     Through ``bulk_create`` so that explicit ``created_date``/``modified_date`` stick
     (``save()`` stamps ``modified_date``), in a transaction that keeps the given stamps
-    (PostgreSQL stamps rows itself otherwise: ``oms.changes``).
+    (PostgreSQL stamps rows itself otherwise: ``oms.db.changes``).
     """
     counter = iter(range(1, 10**6))
 

@@ -6,8 +6,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+import oms.admin
 from channels.models import Channel
-from oms import admin_pagination
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_timestamps_are_read_only(admin_client: Client, make_customer) -> None:
 def test_unfiltered_list_of_a_large_table_uses_the_estimate(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(admin_pagination, "ESTIMATE_ABOVE", 1)
+    monkeypatch.setattr(oms.admin, "ESTIMATE_ABOVE", 1)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE customers_customer")
 

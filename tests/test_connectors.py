@@ -36,8 +36,8 @@ from pytest_django.live_server_helper import LiveServer
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from deleted_items.models import RetainedSince
-from oms.changes import install_write_bound, keeping_given_stamps
-from oms.db import bounded_transaction
+from oms.db.changes import install_write_bound, keeping_given_stamps
+from oms.db.transactions import bounded_transaction
 from tests.concurrency import postgresql_only, start
 from tests.conftest import utc
 from tests.recipe import Row, SyncClient, api_datetime

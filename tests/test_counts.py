@@ -1,6 +1,6 @@
 """Exact counts without count(*): counters per channel and id block, and per channel and
 day, kept by PostgreSQL triggers (customers.counts), and deep pages fetched by id first
-(oms.pagination).
+(oms.api.pagination).
 
 Counter tests need the triggers, hence PostgreSQL; the API's counts are checked against
 ``count(*)`` on every database (SQLite counts rows).

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from customers.models import Customer
-from oms.changes import keeping_given_stamps
+from oms.db.changes import keeping_given_stamps
 from tests.concurrency import postgresql_only, start
 from tests.conftest import LIST_URL, utc
 

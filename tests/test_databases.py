@@ -103,7 +103,7 @@ def test_an_unknown_pooler_is_refused() -> None:
 def test_the_settings_use_the_builder() -> None:
     """Replica aliases follow default, and the router is in place."""
     assert list(settings.DATABASES) == ["default", *settings.DATABASE_REPLICAS]
-    assert settings.DATABASE_ROUTERS == ["oms.routers.ReplicaRouter"]
+    assert settings.DATABASE_ROUTERS == ["oms.db.routers.ReplicaRouter"]
     assert settings.DATABASES["default"]["ENGINE"].startswith("django_prometheus.db.backends.")
 
 

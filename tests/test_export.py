@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from channels.models import Channel
 from customers.models import Customer
 from customers.views import CustomerExportView
-from oms.renderers import neutralise_formula
+from oms.tabular.formulas import neutralise_formula
 from tests.conftest import LIST_URL, read_fixture, utc
 from tokens.issuing import issue
 

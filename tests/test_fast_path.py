@@ -1,6 +1,6 @@
-"""The list's fast path: tuples formatted per column (oms.rows), orjson (oms.renderers) and
-cached permission sets (oms.backends) give what DRF's serializer, encoder and ModelBackend
-gave."""
+"""The list's fast path: tuples formatted per column (oms.tabular.rows), orjson
+(oms.api.renderers) and cached permission sets (oms.api.permission_cache) give what DRF's
+serializer, encoder and ModelBackend gave."""
 
 import io
 from collections.abc import Callable
@@ -18,8 +18,9 @@ from rest_framework.test import APIClient
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from customers.views import CustomerListSimpleView
-from oms.renderers import JSONRenderer, XLSRenderer
-from oms.rows import Rows, RowSerializer, format_datetime, naive_utc, parse_utc_text
+from oms.api.renderers import JSONRenderer
+from oms.tabular.renderers import XLSRenderer
+from oms.tabular.rows import Rows, RowSerializer, format_datetime, naive_utc, parse_utc_text
 from tests.conftest import LIST_URL
 
 DATETIMES = [
@@ -160,7 +161,7 @@ def test_permissions_are_read_from_the_database_when_the_cache_fails(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr("oms.backends.cache.get", broken)
+    monkeypatch.setattr("oms.api.permission_cache.cache.get", broken)
 
     assert api_client.get(LIST_URL).status_code == 200
 
@@ -169,7 +170,7 @@ def test_permissions_are_read_from_the_database_when_the_cache_fails(
 def test_workbooks_have_the_cells_drf_excel_wrote(
     make_customer: Callable[..., Customer], channel: Any
 ) -> None:
-    """The project's workbook (oms.xlsx) holds what drf-excel's renderer wrote for the same
+    """The project's workbook (oms.tabular.xlsx) holds what drf-excel's renderer wrote for the same
     page: values, their types and number formats, the sheet's title and column widths."""
     make_customer(first_name="=1+1", phone_number="+905551234567", channel=channel)
     make_customer(last_name="a\x0bb", erp_code="-5", omnitron_id=-5)
@@ -206,7 +207,7 @@ class ChoicesAndNumbers(serializers.ModelSerializer):
 
 
 def test_spreadsheet_safety_looks_at_every_column_that_may_hold_text() -> None:
-    """Only numbers, booleans and datetimes are skipped (oms.renderers.CSVRenderer)."""
+    """Only numbers, booleans and datetimes are skipped (oms.tabular.renderers.CSVRenderer)."""
     rows = RowSerializer(ChoicesAndNumbers())
 
     assert [rows.header[index] for index in rows.text_columns] == ["erp_code", "email"]

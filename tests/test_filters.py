@@ -388,7 +388,7 @@ def test_unknown_and_empty_parameters_are_ignored_over_http(
 
 
 def test_filtersets_share_no_filter_and_no_form_field() -> None:
-    """oms.filters.FilterSet copies filters one level deep and lets its form keep the
+    """oms.api.filters.FilterSet copies filters one level deep and lets its form keep the
     fields it made: still, no two FilterSets (requests) share a filter or a form field."""
     first = filterset({"email": "a@example.com", "sort": "-id"})
     second = filterset({"email": "b@example.com"})
@@ -408,7 +408,7 @@ def test_filtersets_share_no_filter_and_no_form_field() -> None:
 
 
 def test_only_the_given_filters_are_cleaned_and_every_one_is_rendered() -> None:
-    """oms.filters.FilterForm: absent filters are not cleaned (they would only be empty),
+    """oms.api.filters.FilterForm: absent filters are not cleaned (they would only be empty),
     given ones are, errors included; the form still has every field, for the browsable
     API's filter form."""
     given = filterset({"email": "a@example.com", "id__gt": "5"})

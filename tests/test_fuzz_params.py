@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 from channels.models import Channel
 from customers.filters import CustomerFilterSet
 from customers.models import Customer
-from oms.filters import restore_offset_sign
-from oms.renderers import XLSX_MEDIA_TYPE
+from oms.api.filters import restore_offset_sign
+from oms.tabular.renderers import XLSX_MEDIA_TYPE
 from tests.conftest import LIST_URL, utc
 from tests.fuzzing import RecordProperty, Tally, fuzz_settings
 

@@ -69,7 +69,7 @@ def test_a_page_costs_a_fixed_number_of_queries(
     api_client: APIClient, django_assert_num_queries
 ) -> None:
     """Token + user + its channels (1), page, count: none per row. The user's permissions
-    come from the cache (oms.backends) after the first request. A page shorter than the
+    come from the cache (oms.api.permission_cache) after the first request. A page shorter than the
     page size is the last one and needs no count (test_pagination).
 
     The first request also writes the token's last_used, which happens once a minute.

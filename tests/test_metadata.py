@@ -9,8 +9,8 @@ from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from customers.filters import CustomerFilterSet
 from customers.views import CustomerListSimpleView
-from oms.filters import FilterOptions, IntegerFilter
-from oms.metadata import describe_filterset
+from oms.api.filters import FilterOptions, IntegerFilter
+from oms.api.metadata import describe_filterset
 from tests.conftest import LIST_URL
 from tests.test_list_simple import in_order
 

@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from rest_framework.test import APIClient
 
-from oms.logging import JSONFormatter
+from oms.http.logging import JSONFormatter
 from tests.conftest import LIST_URL
 
 pytestmark = pytest.mark.django_db

@@ -30,8 +30,8 @@ from customers.filters import CustomerFilterSet
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from customers.views import CustomerListSimpleView
-from oms.filters import INT64_MAX, INT64_MIN, DateTimeFilter, IntegerFilter, SortFilter
-from oms.renderers import XLSX_MEDIA_TYPE
+from oms.api.filters import INT64_MAX, INT64_MIN, DateTimeFilter, IntegerFilter, SortFilter
+from oms.tabular.renderers import XLSX_MEDIA_TYPE
 from tests.conftest import LIST_URL
 from tokens.issuing import issue
 

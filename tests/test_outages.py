@@ -1,5 +1,5 @@
 """A database that cannot be reached is a JSON 503 with Retry-After, told apart from other
-database errors, and logged once per interval, not once per request (oms.outages)."""
+database errors, and logged once per interval, not once per request (oms.db.outages)."""
 
 import logging
 
@@ -11,8 +11,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from customers.views import CustomerListSimpleView
-from oms import outages
-from oms.outages import Outage, is_database_unavailable
+from oms.db import outages
+from oms.db.outages import Outage, is_database_unavailable
 from tests.conftest import LIST_URL
 
 
@@ -47,7 +47,7 @@ def test_unavailable_is_told_apart_from_failed_queries(error: Exception, unavail
 def fresh_outage(monkeypatch: pytest.MonkeyPatch) -> Outage:
     outage = Outage("database", interval=3600)
     monkeypatch.setattr(outages, "database_outage", outage)
-    monkeypatch.setattr("oms.exceptions.database_outage", outage)
+    monkeypatch.setattr("oms.api.exceptions.database_outage", outage)
     return outage
 
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from customers.models import Customer
 from customers.views import CustomerListSimpleView
-from oms.pagination import PageLimitPagination, QuerySetNotOrdered
+from oms.api.pagination import PageLimitPagination, QuerySetNotOrdered
 from tests.conftest import LIST_URL, utc
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """Every change to who may do what raises the permission generation (database triggers on
-the auth tables), whatever makes it; other changes to users do not (oms.backends)."""
+the auth tables), whatever makes it; other changes to users do not (oms.api.permission_cache)."""
 
 from collections.abc import Callable
 
@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.utils import timezone
 
-from oms.backends import GENERATION_SQL
+from oms.api.permission_cache import GENERATION_SQL
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from customers.views import CustomerListSimpleView
-from oms import throttling
-from oms.throttling import Rate, ScopedRateThrottle, count_request, identity, parse_rate
+from oms.api import throttling
+from oms.api.throttling import Rate, ScopedRateThrottle, count_request, identity, parse_rate
 from tests.conftest import LIST_URL
 from tokens.issuing import issue
 

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from customers.models import Customer
-from oms.renderers import neutralise_formula
+from oms.tabular.formulas import neutralise_formula
 from tests.conftest import LIST_URL, read_fixture
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,8 @@ from django.test import override_settings
 
 from channels.models import Channel
 from customers.models import Customer
-from oms.routers import ReplicaReadsMiddleware, ReplicaRouter, _replica, replica_reads
+from oms.db.routers import ReplicaRouter, _replica, replica_reads
+from oms.http.middleware import ReplicaReadsMiddleware
 from tokens.models import APIToken
 
 ROOT = Path(__file__).resolve().parent.parent

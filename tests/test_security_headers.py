@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from customers.views import CustomerListSimpleView
-from oms.middleware import DATA_POLICY, SecurityHeadersMiddleware
+from oms.http.middleware import DATA_POLICY, SecurityHeadersMiddleware
 from tests.conftest import LIST_URL
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The oms.security log: failed authentication and rate limiting, with the token named by
+"""The oms.http.security log: failed authentication and rate limiting, with the token named by
 its prefix, the reason, the path and the client address, and never a key."""
 
 import json
@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.test import APIClient
 
-from oms.authentication import TokenAuthentication
-from oms.logging import JSONFormatter
+from oms.api.authentication import TokenAuthentication
+from oms.http.logging import JSONFormatter
 from tests.conftest import LIST_URL
 from tokens.issuing import issue
 from tokens.models import APIToken
@@ -23,7 +23,7 @@ UNKNOWN_KEY = "5f2b9c0e" + "0" * 56
 
 @pytest.fixture
 def security_log(caplog: pytest.LogCaptureFixture) -> Callable[[], list[dict]]:
-    """The oms.security lines so far, as the production formatter writes them."""
+    """The oms.http.security lines so far, as the production formatter writes them."""
     caplog.set_level(logging.INFO)
     formatter = JSONFormatter()
 

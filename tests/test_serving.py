@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from oms.logging import JSONFormatter, request_id
+from oms.http.logging import JSONFormatter, request_id
 from tests.services import BIN, ROOT, free_port
 
 

@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 
 from channels.models import Channel
 from customers.models import Customer
-from oms.renderers import CSVRenderer, neutralise_formula, restore_formula
+from oms.tabular.formulas import neutralise_formula, restore_formula
+from oms.tabular.renderers import CSVRenderer
 from tests.conftest import LIST_URL, read_fixture
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """PostgreSQL stamps synced rows itself, only forwards, and bounds their transactions at
-COMMIT (oms.changes), whatever the client: the ORM, bulk updates or raw SQL."""
+COMMIT (oms.db.changes), whatever the client: the ORM, bulk updates or raw SQL."""
 
 import random
 import threading
@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings
 
 from channels.models import Channel
 from customers.models import Customer
-from oms.changes import install_write_bound, keeping_given_stamps
+from oms.db.changes import install_write_bound, keeping_given_stamps
 from tests.concurrency import postgresql_only, start
 from tests.conftest import utc
 

@@ -33,12 +33,12 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 import oms.admin
-import oms.models
+import oms.db.models
 from channels.models import Channel
 from customers import demo, importing
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
-from oms.db import TIMEOUT_SETTINGS, TransactionTimeout, bounded_transaction
+from oms.db.transactions import TIMEOUT_SETTINGS, TransactionTimeout, bounded_transaction
 from tests.concurrency import postgresql_only as postgresql_only_for
 from tests.concurrency import sleep_until, start
 from tests.conftest import LIST_URL, utc
@@ -490,7 +490,7 @@ def test_model_saves_are_bounded_transactions(
     saves_seen: list[tuple[str, str | None]],
 ) -> None:
     settings.WRITE_TRANSACTION_TIMEOUT = 42
-    spy = spy_bounded(oms.models)
+    spy = spy_bounded(oms.db.models)
 
     Channel.objects.create(name="Web", channel_type="web")
     customer = Customer.objects.create(omnitron_id=1, email="a@example.com")

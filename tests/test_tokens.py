@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from channels.models import Channel
-from oms import authentication
+from oms.api import authentication
 from tests.conftest import LIST_URL
 from tokens.issuing import issue
 from tokens.models import APIToken

@@ -1,4 +1,4 @@
-"""The XLSX writer (oms.xlsx) against openpyxl: every cell read back with ``load_workbook``
+"""The XLSX writer (oms.tabular.xlsx) against openpyxl: every cell read back with ``load_workbook``
 is the one openpyxl, or drf-excel's renderer, writes for the same value: value, type and
 number format, with the sheet's title and column widths. No database.
 """
@@ -26,17 +26,17 @@ from rest_framework import generics
 
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
-from oms import xlsx
-from oms.renderers import (
+from oms.tabular import xlsx
+from oms.tabular.formulas import neutralise_formula
+from oms.tabular.renderers import (
     COLUMN_WIDTH,
     SHEET_TITLE,
     XLSRenderer,
-    neutralise_formula,
     write_workbook,
     xlsx_cell_value,
     xlsx_number_formats,
 )
-from oms.rows import Rows, RowSerializer, naive_utc
+from oms.tabular.rows import Rows, RowSerializer, naive_utc
 from tests.fuzzing import fuzz_settings
 
 Cell = tuple[str, Any, str | None, str]  # coordinate, value, data type, number format
@@ -110,7 +110,7 @@ def openpyxl_written(
     header: Sequence[str], rows: Iterable[Sequence[Any]], formats: list[str | None] | None = None
 ) -> bytes:
     """What openpyxl's write-only mode writes for the same values (the project's writer
-    before oms.xlsx): the oracle."""
+    before oms.tabular.xlsx): the oracle."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(SHEET_TITLE)
     for column in range(len(header)):
@@ -320,7 +320,7 @@ def customers() -> list[Customer]:
 
 
 def test_list_simple_cells_are_drf_excels() -> None:
-    """The page's tuples through oms.xlsx against drf-excel's renderer given the
+    """The page's tuples through oms.tabular.xlsx against drf-excel's renderer given the
     serializer's dicts, with the project's neutralisation (XLSRenderer's other path)."""
     page = customers()
     row_serializer = RowSerializer(CustomerSimpleSerializer())

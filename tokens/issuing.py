@@ -9,7 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from channels.models import Channel
-from oms.authentication import key_digest
+from oms.api.authentication import key_digest
 from tokens.models import PREFIX_LENGTH, APIToken
 
 KEY_BYTES = 32  # 256 random bits, as 64 hex characters

@@ -1,5 +1,5 @@
 """API tokens. Only a digest of each key is stored: the key itself is shown once, when the
-token is issued (``tokens.issuing``), and authenticates through ``oms.authentication``."""
+token is issued (``tokens.issuing``), and authenticates through ``oms.api.authentication``."""
 
 from datetime import datetime
 
@@ -33,7 +33,7 @@ class APIToken(models.Model):
         editable=False,
         help_text="The key's first characters: not secret, they tell keys apart.",
     )
-    # SHA-256 of the key; oms.authentication.key_digest says why a fast hash is right.
+    # SHA-256 of the key; oms.api.authentication.key_digest says why a fast hash is right.
     digest = models.CharField(max_length=64, unique=True, editable=False)
     channels = models.ManyToManyField(
         "channels.Channel",

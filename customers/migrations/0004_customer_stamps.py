@@ -1,5 +1,5 @@
 """Customers' ``modified_date`` is stamped by PostgreSQL, only ever forwards, and their
-write transactions are bounded at COMMIT (``oms_stamp_modified_date``, see oms.changes).
+write transactions are bounded at COMMIT (``oms_stamp_modified_date``, see oms.db.changes).
 
 PostgreSQL only: on other databases (SQLite, for development) the application stamps.
 """

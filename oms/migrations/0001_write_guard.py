@@ -1,7 +1,7 @@
-"""Database-side stamps and a commit bound for tables that BI tools sync (see oms.changes).
+"""Database-side stamps and a commit bound for tables that BI tools sync (see oms.db.changes).
 
 - ``oms_stamp_modified_date()``: a BEFORE INSERT OR UPDATE row trigger function, for tables
-  of ``oms.models.TimeStampedModel``, that stamps ``modified_date`` (and on INSERT
+  of ``oms.db.models.TimeStampedModel``, that stamps ``modified_date`` (and on INSERT
   ``created_date``, which an UPDATE keeps) with the database's clock; on UPDATE never
   earlier than a microsecond after the row's previous stamp, so a row's versions get
   strictly increasing stamps whatever the writers' clocks. A transaction that sets

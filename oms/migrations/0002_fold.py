@@ -1,4 +1,4 @@
-"""``oms_fold(text)``: the SQL side of ``oms.search.fold`` (Turkish letters mapped, then
+"""``oms_fold(text)``: the SQL side of ``oms.db.search.fold`` (Turkish letters mapped, then
 lowered). PostgreSQL only: SQLite connections get it as a Python function."""
 
 from collections.abc import Callable

@@ -1,6 +1,6 @@
 """``oms_permission_generation``: one number that every change to who may do what raises,
 whatever makes the change (the admin, a command, raw SQL): database triggers on Django's
-auth tables. Cached permission sets are keyed by it (``oms.backends``), and the API's
+auth tables. Cached permission sets are keyed by it (``oms.api.permission_cache``), and the API's
 token lookup reads it in the same query, so every process sees a change on its next
 request, with or without a shared cache."""
 

@@ -7,7 +7,7 @@ creation date. Going back is possible but restores nothing: the keys are gone.
 
 from django.db import migrations
 
-from oms.authentication import key_digest
+from oms.api.authentication import key_digest
 
 PREFIX_LENGTH = 8
 

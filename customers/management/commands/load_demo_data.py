@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.demo import load_demo_data
-from oms.progress import progress_bar
+from oms.commands import progress_bar
 
 DOCUMENTED_COUNT = 109  # the "count" of the API documentation's example
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from deleted_items.pruning import DEFAULT_BATCH_SIZE, prune
 from oms.commands import positive_int
-from oms.rows import format_datetime
+from oms.tabular.rows import format_datetime
 
 
 class Command(BaseCommand):

@@ -23,7 +23,7 @@ UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
 
 
 class Outage:
-    """Failures of one dependency in this process, reported as lines of ``oms.outages``."""
+    """Failures of one dependency in this process, reported as lines of ``oms.db.outages``."""
 
     def __init__(self, dependency: str, interval: float = 10.0) -> None:
         self.dependency = dependency

@@ -20,27 +20,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from oms.downloads import Spool, spooled_response
-from oms.keyset import (
+from oms.api.keyset import (
     CURSOR_PARAM,
     KeysetPaginator,
     cursor_parameter,
     cursor_url,
     requested_cursor,
 )
-from oms.metadata import ListMetadata
-from oms.renderers import (
-    FORMULA_TRIGGERS,
+from oms.api.metadata import ListMetadata
+from oms.api.renderers import JSONRenderer
+from oms.api.throttling import rate_limit_headers
+from oms.http.downloads import Spool, spooled_response
+from oms.http.security import log_authentication_failure
+from oms.tabular.formulas import FORMULA_TRIGGERS
+from oms.tabular.renderers import (
     XLSX_MEDIA_TYPE,
     CSVRenderer,
-    JSONRenderer,
     XLSRenderer,
     write_workbook,
     xlsx_number_formats,
 )
-from oms.rows import Rows, RowSerializer, TabularRows, TupleRows, copy_select
-from oms.security import log_authentication_failure
-from oms.throttling import rate_limit_headers
+from oms.tabular.rows import Rows, RowSerializer, TabularRows, TupleRows, copy_select
 
 # RowSerializer per (view class, serializer class): see ListAPIView.get_row_serializer.
 ROW_SERIALIZERS: dict[tuple[type, type], RowSerializer] = {}
@@ -51,20 +51,20 @@ class ListAPIView(generics.ListAPIView):
 
     - Only GET, HEAD and OPTIONS: anything else is a 405 (with ``Allow``), decided
       before authentication so that it never turns into a 401 or 403.
-    - OPTIONS describes the list: fields, formats and filters (``oms.metadata``).
+    - OPTIONS describes the list: fields, formats and filters (``oms.api.metadata``).
     - Tabular renderers (CSV, XLS) get the serializer's field names as their header row,
       and render list pages only: errors and the OPTIONS document are answered in JSON,
       so that neither can pass for an empty export.
     - A token limited to channels (``request.auth.channel_ids``, see
-      ``oms.authentication``) reads only rows whose ``channel_field`` is one of them, in
+      ``oms.api.authentication``) reads only rows whose ``channel_field`` is one of them, in
       every format, counts included. A view without ``channel_field`` has no channel
       dimension: such a token reads nothing there (fail closed), never everything.
-    - Requests count against the rate of ``throttle_scope`` per token (``oms.throttling``);
+    - Requests count against the rate of ``throttle_scope`` per token (``oms.api.throttling``);
       every response after the count says how much is left (``RateLimit-*``).
     - Every response is ``Cache-Control: no-store``: customer data, errors included,
       stays out of browser and proxy caches.
-    - Failed authentication is logged to ``oms.security``.
-    - Rows are fetched as tuples and formatted per column (``oms.rows``): no model
+    - Failed authentication is logged to ``oms.http.security``.
+    - Rows are fetched as tuples and formatted per column (``oms.tabular.rows``): no model
       instance and no per-field serializer call per row. The serializer still defines the
       fields, their order and what OPTIONS and the schema say.
     """
@@ -73,8 +73,8 @@ class ListAPIView(generics.ListAPIView):
     metadata_class = ListMetadata
     download_name = "export"  # file name of CSV and XLS downloads, without extension
     channel_field: str | None = None  # the queryset's channel id field, e.g. "channel_id"
-    # The field the database stamps with each change (``oms.changes``), e.g. "modified_date":
-    # cursor pages in its order hold back rows not yet settled (``oms.keyset``).
+    # The field the database stamps with each change (``oms.db.changes``), e.g. "modified_date":
+    # cursor pages in its order hold back rows not yet settled (``oms.api.keyset``).
     settled_field: str | None = None
     throttle_scope = "list"  # export endpoints use "export"; rates in DEFAULT_THROTTLE_RATES
 
@@ -167,7 +167,7 @@ class ExportAPIView(ListAPIView):
     The list's filters, sort, channel scope, authentication and permission apply; only
     the formats differ, and requests count against the ``export`` rate.
 
-    The file is written whole first (``oms.downloads.Spool``: in memory while small, then
+    The file is written whole first (``oms.http.downloads.Spool``: in memory while small, then
     on disk), so that the database's work ends at its own speed and the response says
     its length, row count and SHA-256 before the first byte; a byte range of it is sent
     under an ``If-Range`` naming it.
@@ -175,7 +175,7 @@ class ExportAPIView(ListAPIView):
     - CSV comes from PostgreSQL's ``COPY`` (formatted in SQL), elsewhere from a server-side
       cursor ``chunk_size`` rows at a time: memory stays constant whatever the number of
       rows.
-    - XLSX is written row by row (``oms.xlsx``). A workbook cannot hold more than
+    - XLSX is written row by row (``oms.tabular.xlsx``). A workbook cannot hold more than
       ``max_xlsx_rows`` data rows (Excel's limit): a bigger export is a 400 decided from
       the count, before any row is written.
     """
@@ -209,7 +209,7 @@ class ExportAPIView(ListAPIView):
         return response
 
     def get_schema_operation_parameters(self) -> list[dict[str, Any]]:
-        """The export's own query parameter, for the OpenAPI schema (``oms.schema``)."""
+        """The export's own query parameter, for the OpenAPI schema (``oms.api.schema``)."""
         return [
             cursor_parameter(
                 "Every row after a cursor's position (empty or `start`: from the start; or a list "
@@ -222,7 +222,7 @@ class ExportAPIView(ListAPIView):
         """With ``?cursor=`` (empty, or a list page's or an earlier export's): the rows
         after its position up to the last one there is now (settled ones only in the
         stamp's order, as on cursor pages), and the link that continues after them,
-        known before the first row is sent (``oms.keyset``)."""
+        known before the first row is sent (``oms.api.keyset``)."""
         keyset = KeysetPaginator(rows, self.get_row_serializer().columns, self.settled_field)
         rows, last = keyset.span(requested_cursor(self.request))
         return rows, cursor_url(self.request, keyset.codec.encode(last))
@@ -264,7 +264,7 @@ class ExportAPIView(ListAPIView):
         self, rows: QuerySet, row_serializer: RowSerializer, select: str, spool: Spool
     ) -> None:
         """The CSV rows written by PostgreSQL's ``COPY ... TO STDOUT``, formatted in SQL
-        (``oms.rows.copy_select``).
+        (``oms.tabular.rows.copy_select``).
 
         Fetching and formatting a million rows in Python takes over twenty times as long
         as COPY (33 s against 1.2 s): this path keeps a full export near the database's

@@ -42,7 +42,7 @@ class JSONFormatter(logging.Formatter):
 
 class SkipServiceUnavailable(logging.Filter):
     """Drops Django's line for each 503 response: a database outage or a cancelled query,
-    which ``oms.outages`` and ``oms.exceptions`` report once per interval themselves."""
+    which ``oms.db.outages`` and ``oms.api.exceptions`` report once per interval themselves."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return getattr(record, "status_code", None) != 503

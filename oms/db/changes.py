@@ -10,7 +10,7 @@ On PostgreSQL the database itself (``oms/migrations/0001_write_guard.py``):
   script);
 - so a row version that is not visible now carries a stamp no earlier than now less the
   bound: :func:`settled_before` is the instant before which nothing new can appear, and
-  cursor pages never hand out a position past it (``oms.keyset``).
+  cursor pages never hand out a position past it (``oms.api.keyset``).
 
 ``COMMIT_MARGIN`` covers the time a commit takes to become visible once checked (the WAL
 flush; a synchronous standby's answer). On other databases (SQLite, for development) the

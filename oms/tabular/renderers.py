@@ -1,15 +1,15 @@
-"""Renderers for OMS list pages: JSON (orjson), CSV, an Excel workbook, the browsable API.
+"""Tabular renderers for OMS list pages: CSV and an Excel workbook.
 
 CSV and XLS render one page of rows (``data["results"]``) under a header row of the
 serializer's field names, in field order, taken from ``renderer_context["header"]``
-(set by ``oms.views.ListAPIView``). They are ``tabular``: they render list pages only,
+(set by ``oms.api.views.ListAPIView``). They are ``tabular``: they render list pages only,
 and the view answers anything else (errors, OPTIONS) in JSON.
 
 Both neutralise text that a spreadsheet would take for a formula, by one rule
-(:func:`neutralise_formula`); JSON is the data as it is.
+(``oms.tabular.formulas``).
 
-Rows from ``oms.views.ListAPIView`` arrive as :class:`oms.rows.Rows`, which keep the
-database tuples: CSV and XLS write those directly (no dicts flattened, no per-cell
+Rows from ``oms.api.views.ListAPIView`` arrive as :class:`oms.tabular.rows.Rows`, which keep
+the database tuples: CSV and XLS write those directly (no dicts flattened, no per-cell
 drf-excel field objects). Other data goes the parent renderers' way.
 """
 
@@ -21,7 +21,6 @@ from io import BytesIO, StringIO
 from itertools import islice
 from typing import IO, Any
 
-import orjson
 from drf_excel.fields import XLSXField
 from drf_excel.renderers import XLSXRenderer
 from drf_excel.utilities import get_setting
@@ -32,53 +31,20 @@ from openpyxl.styles.numbers import (
     FORMAT_NUMBER,
     FORMAT_NUMBER_00,
 )
-from rest_framework import renderers, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.utils.encoders import JSONEncoder
 from rest_framework_csv.renderers import PaginatedCSVRenderer
 
-from oms.rows import TupleRows, naive_utc
-from oms.xlsx import legal_text, write_xlsx
+from oms.tabular.formulas import neutralise_formula
+from oms.tabular.rows import TupleRows, naive_utc
+from oms.tabular.xlsx import legal_text, write_xlsx
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-# OWASP's CSV Injection page: a cell starting with one of these can be read as a formula.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-TEXT_MARK = "'"  # what spreadsheets take for "this cell is text"
-
-
-def marked(value: str) -> bool:
-    """Whether ``value`` starts with the mark and then a trigger or the mark again: what
-    :func:`neutralise_formula` writes, so that a value that starts so by itself has to be
-    marked as well for :func:`restore_formula` to give every value back exactly."""
-    return value.startswith(TEXT_MARK) and value[1:2] in (*FORMULA_TRIGGERS, TEXT_MARK)
-
-
-def neutralise_formula(value: Any) -> Any:
-    """``value`` for a spreadsheet cell: text starting with a formula trigger gets a
-    leading ``'``, as OWASP recommends, so that spreadsheets show it as text instead of
-    evaluating it (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``); so does text that
-    already starts with ``'`` and a trigger or another ``'``, so that the mark can be
-    taken off again exactly (:func:`restore_formula`, which the importer applies).
-
-    Only strings change: numbers (ids, negative ones too), None and dates stay what
-    they are. A phone number such as ``+905551234567`` is text and gets the quote.
-    """
-    if isinstance(value, str) and (value.startswith(FORMULA_TRIGGERS) or marked(value)):
-        return TEXT_MARK + value
-    return value
-
-
-def restore_formula(value: str) -> str:
-    """The text :func:`neutralise_formula` was given: one leading ``'`` less where it
-    put one (``'+90555...`` is ``+90555...``, ``''=x`` is ``'=x``); anything else as it is
-    (``'Ali`` stays ``'Ali``)."""
-    return value[1:] if marked(value) else value
 
 
 def xlsx_cell_value(value: Any) -> Any:
     """``value`` for a drf-excel cell: :func:`neutralise_formula`, after removing the
-    characters a workbook cannot hold (:func:`oms.xlsx.legal_text`; tab, CR and LF are
+    characters a workbook cannot hold (:func:`oms.tabular.xlsx.legal_text`; tab, CR and LF are
     allowed), as :func:`write_workbook` writes text. Datetimes become naive UTC, as
     drf-excel writes them: Excel has no time zones."""
     if isinstance(value, str):
@@ -121,7 +87,7 @@ def write_workbook(
     number_formats: list[str | None] | None = None,
 ) -> None:
     """A workbook of ``header`` then ``rows`` (database values) into ``target``, with
-    drf-excel's sheet title and column widths: :func:`oms.xlsx.write_xlsx`, which streams
+    drf-excel's sheet title and column widths: :func:`oms.tabular.xlsx.write_xlsx`, which streams
     the rows (a full export reaches Excel's row limit in constant memory) over ten times
     faster than openpyxl's write-only mode. Cells are what drf-excel writes: text
     neutralised, numbers as numbers in ``number_formats`` (per column, see
@@ -136,32 +102,6 @@ def write_workbook(
         column_width=COLUMN_WIDTH,
         text=neutralise_formula,
     )
-
-
-Context = dict[str, Any] | None  # a renderer context
-
-
-class JSONRenderer(renderers.JSONRenderer):
-    """DRF's JSON renderer, dumping with orjson: the same bytes, several times faster.
-
-    Indented output (the browsable API's), values orjson does not take (lazy
-    translations, Decimal, ints beyond 64 bits) and datetimes (DRF writes them its own
-    way) go through DRF's encoder.
-    """
-
-    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-
-    def render(self, data: Any, media_type: str | None = None, context: Context = None) -> bytes:
-        if data is None or self.get_indent(media_type, context or {}):
-            return super().render(data, media_type, context)
-        try:
-            body = orjson.dumps(data, default=JSONEncoder().default, option=self.options)
-        except (orjson.JSONEncodeError, TypeError):
-            return super().render(data, media_type, context)
-        # DRF escapes these two, which are valid JSON but end lines in JavaScript.
-        if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
-            body = body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
-        return body
 
 
 def set_attachment(renderer_context: dict[str, Any], extension: str) -> None:
@@ -242,7 +182,7 @@ class CSVRenderer(PaginatedCSVRenderer):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         """OpenAPI query parameters of this format, as filter backends and paginators
-        declare theirs (``oms.schema.AutoSchema`` collects them)."""
+        declare theirs (``oms.api.schema.AutoSchema`` collects them)."""
         return [
             {
                 "name": self.bom_query_param,
@@ -268,7 +208,7 @@ class XLSRenderer(XLSXRenderer):
     widths, written by :func:`write_workbook` from the view's tuples.
 
     Advertised and negotiated as ``application/xls``, the name OMS clients use (the
-    registered XLSX type is an alias, see ``oms.negotiation``); the response says what
+    registered XLSX type is an alias, see ``oms.api.negotiation``); the response says what
     the bytes are, an Office Open XML workbook, so spreadsheet tools open it.
     """
 
@@ -321,9 +261,3 @@ class XLSRenderer(XLSXRenderer):
             mapping=None,
             cell_style=xlsx_field.cell_style,
         )
-
-
-class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
-    """DRF's browsable API, also reachable as ``?format=html`` (DRF calls it ``api``)."""
-
-    format = "html"

@@ -1,6 +1,6 @@
 """Page-number pagination that refuses bad page sizes instead of silently changing them,
 counts from the view's counters where it has them and fetches deep pages by id first;
-and, for a request that carries ``cursor``, cursor pages (``oms.keyset``)."""
+and, for a request that carries ``cursor``, cursor pages (``oms.api.keyset``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from oms.keyset import (
+from oms.api.keyset import (
     CURSOR_PARAM,
     CursorPage,
     KeysetPaginator,
@@ -136,7 +136,7 @@ class DeferredJoinPaginator(Paginator):
 
 class PageLimitPagination(PageNumberPagination):
     """``?page=N`` (1-based) and ``?limit=N`` (alias ``page_size``; ``limit`` wins); with
-    ``?cursor=`` (empty to start), cursor pages instead (``oms.keyset``), in the same body.
+    ``?cursor=`` (empty to start), cursor pages instead (``oms.api.keyset``), in the same body.
 
     DRF clamps an oversized page size and falls back to the default for ``0``, negatives
     and text; a client that stops at the first short page would then lose rows without
@@ -177,7 +177,7 @@ class PageLimitPagination(PageNumberPagination):
 
     def paginate_by_cursor(self, queryset: QuerySet, request: Request, view: APIView) -> list[Any]:
         """The cursor page the request asks for. Its rows are tuples in the columns of the
-        view's row serializer (``oms.rows``); the view's ``settled_field`` is its stamp
+        view's row serializer (``oms.tabular.rows``); the view's ``settled_field`` is its stamp
         of changes."""
         if request.query_params.get(self.page_query_param, "") != "":
             raise cursor_error(

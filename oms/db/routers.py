@@ -6,24 +6,21 @@ primary (``default``): writes, migrations, reads in other requests, commands and
 transactions, and reads of every other model, tokens, users, permissions and sessions
 among them, so that a token issued or revoked a moment ago takes effect at once.
 
-The replica is chosen at random once per request (``ReplicaReadsMiddleware``) and kept
-until the response is closed, so that a page and its count come from the same replica.
-With no replicas (``DATABASE_REPLICAS`` empty) the middleware removes itself and every
-query goes to the primary.
+The replica is chosen at random once per request
+(``oms.http.middleware.ReplicaReadsMiddleware``) and kept until the response is closed,
+so that a page and its count come from the same replica. With no replicas
+(``DATABASE_REPLICAS`` empty) the middleware removes itself and every query goes to the
+primary.
 """
 
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import MiddlewareNotUsed
-from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
 
 # The replica the current request reads from; None: the primary.
 _replica: ContextVar[str | None] = ContextVar("oms_replica", default=None)
@@ -41,30 +38,15 @@ def replica_reads(alias: str | None) -> Iterator[None]:
         _replica.reset(token)
 
 
+def read_from(alias: str | None) -> None:
+    """Route reads of ``REPLICA_READ_MODELS`` to ``alias`` (None: the primary) from now
+    until changed: for the rest of a request (``oms.http.middleware.ReplicaReadsMiddleware``)."""
+    _replica.set(alias)
+
+
 def forget_replica(**kwargs: Any) -> None:
     """Back to the primary once a response has been sent (``request_finished``)."""
-    _replica.set(None)
-
-
-class ReplicaReadsMiddleware:
-    """Read from one replica, chosen at random, during each GET, HEAD or OPTIONS request.
-
-    Requests that write (admin saves, logins) read from the primary too, so that they
-    see their own writes and the rows they are about to change.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        if not settings.DATABASE_REPLICAS:
-            raise MiddlewareNotUsed
-        self.get_response = get_response
-        # A streamed response (the CSV export) reads while it is sent, after __call__
-        # has returned: the choice lasts until the response is closed.
-        request_finished.connect(forget_replica, dispatch_uid="oms.routers.forget_replica")
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        safe = request.method in SAFE_METHODS
-        _replica.set(random.choice(settings.DATABASE_REPLICAS) if safe else None)
-        return self.get_response(request)
+    read_from(None)
 
 
 class ReplicaRouter:

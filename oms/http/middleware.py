@@ -1,16 +1,24 @@
-"""Request middleware: request ids and access logs, health probes, security headers."""
+"""Request middleware: request ids and access logs, health probes, security headers, reads
+from a replica, and a JSON 503 for a database that cannot be reached outside DRF."""
 
 import logging
+import random
 import re
 import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from oms.logging import request_id
+from oms.api.exceptions import database_unavailable
+from oms.db.outages import is_database_unavailable
+from oms.db.routers import SAFE_METHODS, forget_replica, read_from
+from oms.http.logging import request_id
 
 access_log = logging.getLogger("oms.access")
 
@@ -120,3 +128,40 @@ class SecurityHeadersMiddleware:
         )
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
+
+
+class ReplicaReadsMiddleware:
+    """Read from one replica, chosen at random, during each GET, HEAD or OPTIONS request.
+
+    Requests that write (admin saves, logins) read from the primary too, so that they
+    see their own writes and the rows they are about to change.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.DATABASE_REPLICAS:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        # A streamed response (the CSV export) reads while it is sent, after __call__
+        # has returned: the choice lasts until the response is closed.
+        request_finished.connect(forget_replica, dispatch_uid="oms.routers.forget_replica")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        safe = request.method in SAFE_METHODS
+        read_from(random.choice(settings.DATABASE_REPLICAS) if safe else None)
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """The same 503 in JSON for views outside DRF (the admin, the login page)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exc):
+            return None
+        answer = database_unavailable(exc)
+        return JsonResponse(answer["body"], status=503, headers=answer["headers"])

@@ -77,7 +77,7 @@ class RowSerializer:
         self.fields: list[serializers.Field] = list(fields.values())
         self.columns: list[str] = [column_of(model, name, field) for name, field in fields.items()]
         self.formatters: list[Formatter | None] = [formatter_for(f) for f in fields.values()]
-        # The columns that may hold text, which spreadsheet safety looks at (oms.renderers):
+        # The columns that may hold text, which spreadsheet safety looks at (oms.tabular.renderers):
         # every one but numbers, booleans and datetimes.
         self.text_columns: list[int] = [
             index for index, field in enumerate(self.fields) if not isinstance(field, NEVER_TEXT)
@@ -222,7 +222,7 @@ SQL_DATETIME = (
 )
 # ascii() of the first character: cheaper than comparing a substring with each trigger.
 # Text starting with the mark (39, ') and then a trigger or the mark is marked too, as
-# oms.renderers.neutralise_formula does.
+# oms.tabular.formulas.neutralise_formula does.
 SQL_TEXT = (
     "CASE WHEN ascii({0}) IN ({1}) OR ascii({0}) = 39 AND ascii(substr({0}, 2, 1)) IN ({1}, 39) "
     "THEN '''' || {0} ELSE nullif({0}, '') END"

@@ -14,7 +14,7 @@ Two rules make the walk safe:
   changes gets a later stamp and moves *ahead* of the cursor, never behind it. Any other
   order could move a row behind the cursor unseen, and is refused.
 - Ordered by the stamp, a page holds only rows stamped before the settled horizon
-  (``oms.changes.settled_before``): a row stamped before it that is not visible yet never
+  (``oms.db.changes.settled_before``): a row stamped before it that is not visible yet never
   will be, so no position handed out can be passed by a late commit. A tool resuming
   from the last ``modified_date`` it received needs no lookback of its own.
 """
@@ -34,7 +34,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from oms.changes import settled_before
+from oms.db.changes import settled_before
 
 CURSOR_PARAM = "cursor"
 # What a request that starts a walk gives as its cursor: nothing, or this word, for clients

@@ -3,7 +3,7 @@
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
-from oms.renderers import XLSX_MEDIA_TYPE, XLSRenderer
+from oms.tabular.renderers import XLSX_MEDIA_TYPE, XLSRenderer
 
 # Accept-header names that stand for another renderer's media type.
 MEDIA_TYPE_ALIASES = {XLSX_MEDIA_TYPE: XLSRenderer.media_type}

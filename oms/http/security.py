@@ -1,4 +1,4 @@
-"""Security events (logger ``oms.security``): failed authentication and rate limiting.
+"""Security events (logger ``oms.http.security``): failed authentication and rate limiting.
 
 Each line names the token by what is not secret about it, its ``prefix`` (or its id),
 never by its key; the path without the query string (it can carry personal data); and
@@ -13,7 +13,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from oms.logging import request_id
+from oms.http.logging import request_id
 
 security_log = logging.getLogger("oms.security")
 

@@ -7,7 +7,7 @@ both. Here the set is cached for ``PERMISSIONS_TTL`` seconds under the user's id
 tables raise on every change to who may do what, whoever makes it (the admin, a
 command, raw SQL; ``oms/migrations/0003_permission_generation.py``).
 
-The API's token lookup reads the generation in its own query (``oms.authentication``), so
+The API's token lookup reads the generation in its own query (``oms.api.authentication``), so
 a change is seen by every process on its next request, whether the cache is shared
 (Redis) or each process's own, at no extra query. Session users (the admin, the
 browsable API) read it with one small query per request. When the cache fails the
@@ -25,7 +25,7 @@ from django.db import connections, router
 from django.db.models import BigIntegerField
 from django.db.models.expressions import RawSQL
 
-from oms.cache import CacheUnavailable
+from oms.db.cache import CacheUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class CachedPermissionsBackend(ModelBackend):
         key = f"oms:permissions:{current_generation(user_obj)}:{user_obj.pk}"
         try:
             permissions = cache.get(key)
-        except CacheUnavailable:  # logged by oms.cache, once per interval
+        except CacheUnavailable:  # logged by oms.db.cache, once per interval
             permissions = None
         except Exception:
             logger.exception("Permission cache not read: the cache failed")

@@ -18,7 +18,7 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.utils.field_mapping import ClassLookupDict
 
-from oms.filters import FilterOptions
+from oms.api.filters import FilterOptions
 
 if TYPE_CHECKING:  # DRF's settings import these modules while loading views
     from rest_framework.views import APIView

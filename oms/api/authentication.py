@@ -13,7 +13,7 @@ digest of each key (:func:`key_digest`), never the key, and has these fields:
 A request costs one query: the token, its user and its channel ids together. A second
 one, an UPDATE of ``last_used``, comes at most once a minute per token.
 ``request.auth`` is the token, with ``channel_ids`` (a frozenset, empty when the token is
-not limited to channels) set; ``oms.views.ListAPIView`` narrows its lists to them.
+not limited to channels) set; ``oms.api.views.ListAPIView`` narrows its lists to them.
 """
 
 import hashlib
@@ -34,7 +34,7 @@ from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from oms.backends import generation_column
+from oms.api.permission_cache import generation_column
 
 # Keys are visible ASCII. The length bound keeps a huge header from costing any work.
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,256}")
@@ -162,7 +162,7 @@ class CompiledLookup:
         token = self.instance(self.token, row)
         token.user = self.instance(self.user, row)
         token.oms_channel_ids = row[self.channel_ids_index]
-        # The generation the user's cached permissions are read under (oms.backends).
+        # The generation the user's cached permissions are read under (oms.api.permission_cache).
         token.user.oms_permission_generation = row[self.generation_index]
         return token
 

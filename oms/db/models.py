@@ -5,13 +5,13 @@ from typing import Any
 from django.db import connections, models, router
 from django.utils import timezone
 
-from oms.db import bounded_transaction
+from oms.db.transactions import bounded_transaction
 
 
 class TimeStampedModel(models.Model):
     """``created_date`` set on creation, ``modified_date`` on every save.
 
-    On PostgreSQL the database stamps both (``oms.changes``: its clock, forwards only),
+    On PostgreSQL the database stamps both (``oms.db.changes``: its clock, forwards only),
     whatever the writer sends; ``save()`` reads the stamps back. Elsewhere the application
     stamps: plain defaults rather than ``auto_now``/``auto_now_add``, which would overwrite
     the explicit values that loads of historical data (``keeping_given_stamps``) need.

@@ -10,7 +10,7 @@ class ModelViewPermission(DjangoModelPermissions):
 
     DRF's ``DjangoModelPermissions`` lets any authenticated user read; here reading
     customer data is a permission of its own. Other methods never get this far:
-    ``oms.views.ListAPIView`` answers them with 405.
+    ``oms.api.views.ListAPIView`` answers them with 405.
     """
 
     perms_map = {method: [VIEW_PERMISSION] for method in ("GET", "HEAD", "OPTIONS")}

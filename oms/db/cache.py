@@ -5,8 +5,8 @@ behind a dead network link) costs every call its full timeout; Django's cache re
 nothing and remembers nothing, so each request paid two timeouts. Here a failed call
 opens the breaker: for ``open_seconds`` every call raises :class:`CacheUnavailable` at
 once, without touching the network; then one call tries again. Callers fall back
-(``oms.throttling``: a per-process limit; ``oms.backends``: the database), and the
-outage is logged once per interval (``oms.outages``).
+(``oms.api.throttling``: a per-process limit; ``oms.api.permission_cache``: the database), and the
+outage is logged once per interval (``oms.db.outages``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from redis.exceptions import RedisError
 
-from oms.outages import Outage
+from oms.db.outages import Outage
 
 redis_outage = Outage("redis")
 

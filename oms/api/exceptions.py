@@ -3,17 +3,16 @@
 client can act on, and a server error is a JSON 500 that says nothing of its cause."""
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from oms.outages import database_outage, is_database_unavailable
+from oms.db.outages import database_outage, is_database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -28,28 +27,12 @@ UNAVAILABLE_RETRY_AFTER = 1  # seconds: a restarted database serves again within
 
 def database_unavailable(exc: BaseException) -> dict[str, Any]:
     """The 503 for a database that cannot be reached: body and headers. The outage is
-    logged once per interval (``oms.outages``), not per request."""
+    logged once per interval (``oms.db.outages``), not per request."""
     database_outage.failed(exc)
     return {
         "body": {"detail": UNAVAILABLE_DETAIL},
         "headers": {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
     }
-
-
-class DatabaseUnavailableMiddleware:
-    """The same 503 in JSON for views outside DRF (the admin, the login page)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        if not is_database_unavailable(exc):
-            return None
-        answer = database_unavailable(exc)
-        return JsonResponse(answer["body"], status=503, headers=answer["headers"])
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -9,7 +9,7 @@ so that every worker and host sharing the cache counts the same requests.
 A fixed window lets a client spend its budget at the end of one window and again at the
 start of the next; the price of an exact, one-integer count.
 
-While the shared cache is unavailable (``oms.cache.CacheUnavailable``) each process counts
+While the shared cache is unavailable (``oms.db.cache.CacheUnavailable``) each process counts
 its own requests, in memory, against its share of the rate (the rate divided by
 ``WEB_CONCURRENCY``): a limit that holds roughly rather than none.
 """
@@ -32,8 +32,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from oms.cache import CacheUnavailable
-from oms.security import client_ip, log_rate_limited, token_id
+from oms.db.cache import CacheUnavailable
+from oms.http.security import client_ip, log_rate_limited, token_id
 
 if TYPE_CHECKING:  # DRF's settings import these modules while loading views
     from collections.abc import Iterable
@@ -142,7 +142,7 @@ class ScopedRateThrottle(BaseThrottle):
         key = f"ratelimit:{scope}:{identity(request)}"
         try:
             self.usage = count_request(caches[self.cache_alias], key, rate, self.timer())
-        except CacheUnavailable:  # logged by oms.cache, once per interval
+        except CacheUnavailable:  # logged by oms.db.cache, once per interval
             share = Rate(max(1, rate.limit // settings.WEB_CONCURRENCY), rate.period)
             self.usage = count_request(FALLBACK_COUNTS, key, share, self.timer())
         except Exception:  # any other cache failure: a full memory, a bug

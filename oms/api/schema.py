@@ -7,7 +7,7 @@
   pagination, authentication, permissions and throttles can give.
 - :class:`FilterSetExtension` types integer filters as their form fields validate them
   and gives ordering filters one sort key.
-- :class:`TokenScheme` describes ``oms.authentication.TokenAuthentication``.
+- :class:`TokenScheme` describes ``oms.api.authentication.TokenAuthentication``.
 
 A view only adds what cannot be derived (summary, description, operation id).
 """
@@ -31,7 +31,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
 from rest_framework.settings import api_settings
 
-from oms.negotiation import MEDIA_TYPE_ALIASES
+from oms.api.negotiation import MEDIA_TYPE_ALIASES
 
 # Error bodies, as DRF's exception handler writes them.
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -55,7 +55,7 @@ def is_array(parameter: dict[str, Any]) -> bool:
 
 
 def is_tabular(renderer: BaseRenderer) -> bool:
-    """Whether the renderer writes rows of a list page (see ``oms.renderers``)."""
+    """Whether the renderer writes rows of a list page (see ``oms.tabular.renderers``)."""
     return getattr(renderer, "tabular", False)
 
 
@@ -176,7 +176,7 @@ class AutoSchema(openapi.AutoSchema):
         }
 
     def error_media_types(self) -> list[str]:
-        """Errors are never tabular: ``oms.views.ListAPIView`` renders them in JSON."""
+        """Errors are never tabular: ``oms.api.views.ListAPIView`` renders them in JSON."""
         renderers = [r for r in self.documented_renderers() if not is_tabular(r)]
         if not renderers and hasattr(self.view, "get_error_renderer"):  # an export
             renderers = [self.view.get_error_renderer()]
@@ -194,7 +194,7 @@ class FilterSetExtension(DjangoFilterExtension):
     """django-filter's parameters, with integer filters typed by their form field and
     ordering filters taking one sort key.
 
-    drf-spectacular types a plain ``Filter`` (such as ``oms.filters.IntegerFilter``) from
+    drf-spectacular types a plain ``Filter`` (such as ``oms.api.filters.IntegerFilter``) from
     the model field: ``channel_id`` came out nullable, as its foreign key is, although the
     parameter cannot be null, and without the 64-bit bounds the filter enforces.
 
@@ -238,7 +238,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
     header, whose value carries the prefix, is the closest.
     """
 
-    target_class = "oms.authentication.TokenAuthentication"
+    target_class = "oms.api.authentication.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema: openapi.AutoSchema) -> dict[str, Any]:
