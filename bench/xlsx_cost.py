@@ -10,7 +10,7 @@ what it renders in production:
 - drf-excel: ``drf_excel.renderers.XLSXRenderer`` as a textbook project uses it, the page
   as ``CustomerSimpleSerializer(many=True).data`` dicts, the view's serializer for the
   header row and cell types;
-- the project: ``oms.tabular.renderers.XLSRenderer`` with the database tuples (``TupleRows``),
+- the project: ``oms.tabular.renderers.XLSRenderer`` with the database tuples (a ``RowBatch``),
   what ``oms.api.views.ListAPIView`` hands it.
 
 Prints the median of ``--repeat`` runs (after one warm-up) in ms per 1,000 rows, and the
@@ -47,7 +47,7 @@ from rest_framework import generics  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from customers.serializers import CustomerSimpleSerializer  # noqa: E402
 from oms.tabular.renderers import XLSRenderer  # noqa: E402
-from oms.tabular.rows import RowSerializer, TupleRows  # noqa: E402
+from oms.tabular.rows import RowBatch, RowSerializer  # noqa: E402
 
 # Turkish names: the dotless i is data here.
 FIRST_NAMES = ["Çağla", "İpek", "Şükrü", "Ayşe", "Ali", "Ömer", "Gülşen", "Mehmet", "Ece"]
@@ -111,8 +111,8 @@ def renderings(rows: int) -> tuple[Callable[[], bytes], Callable[[], bytes]]:
         return XLSXRenderer().render(page, renderer_context=textbook_context)
 
     def project() -> bytes:
-        context = {"response": HttpResponse(), "header": row_serializer.header}
-        data = {"results": TupleRows(row_serializer, tuples)}
+        context = {"response": HttpResponse()}
+        data = {"results": RowBatch(row_serializer, tuples)}
         return XLSRenderer().render(data, renderer_context=context)
 
     return drf_excel, project

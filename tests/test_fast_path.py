@@ -20,8 +20,9 @@ from customers.serializers import CustomerSimpleSerializer
 from customers.views import CustomerListSimpleView
 from oms.api.renderers import JSONRenderer
 from oms.tabular.renderers import XLSRenderer
-from oms.tabular.rows import Rows, RowSerializer, format_datetime, naive_utc, parse_utc_text
+from oms.tabular.rows import RowBatch, RowSerializer, format_datetime, parse_utc_text
 from tests.conftest import LIST_URL
+from tests.oracles import DrfExcelRenderer, naive_utc
 
 DATETIMES = [
     datetime(2023, 10, 6, 8, 42, 53, 427023, tzinfo=UTC),
@@ -44,11 +45,11 @@ def test_the_apis_datetime_text_parses_back_for_workbooks(value: datetime) -> No
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("formatted", [False, True], ids=["in Python", "by the database"])
+@pytest.mark.parametrize("text", [False, True], ids=["in Python", "by the database"])
 def test_rows_are_what_the_serializer_gives(
-    make_customer: Callable[..., Customer], formatted: bool
+    make_customer: Callable[..., Customer], text: bool
 ) -> None:
-    """``formatted``: PostgreSQL writes the datetimes (elsewhere Python still does)."""
+    """``text``: PostgreSQL writes the datetimes (elsewhere Python still does)."""
     make_customer(first_name="İsmail", erp_code=None, phone_number="+905551234567")
     for value in DATETIMES[:-1]:  # the database stores aware datetimes
         make_customer(created_date=value, modified_date=value)
@@ -56,7 +57,7 @@ def test_rows_are_what_the_serializer_gives(
     rows = RowSerializer(CustomerSimpleSerializer())
     expected = CustomerSimpleSerializer(queryset, many=True).data
 
-    assert rows.as_dicts(rows.values(queryset, formatted=formatted)) == expected
+    assert RowBatch(rows, *rows.values(queryset, text=text)).as_dicts() == expected
 
 
 class OtherFormat(serializers.ModelSerializer):
@@ -74,7 +75,9 @@ def test_a_field_with_another_format_keeps_drfs(make_customer: Callable[..., Cus
     rows = RowSerializer(OtherFormat())
 
     assert rows.columns == ["id", "created_date", "channel_id"]
-    assert rows.as_dicts(rows.values(queryset)) == OtherFormat(queryset, many=True).data
+    assert (
+        RowBatch(rows, *rows.values(queryset)).as_dicts() == OtherFormat(queryset, many=True).data
+    )
 
 
 DATA = [
@@ -181,13 +184,13 @@ def test_workbooks_have_the_cells_drf_excel_wrote(
     rows = RowSerializer(CustomerSimpleSerializer())
     dicts = CustomerSimpleSerializer(queryset, many=True).data
 
-    def render(results: Any) -> Any:
-        context = {"view": view, "response": {}, "header": rows.header}
-        body = XLSRenderer().render({"results": results}, None, context)
+    def render(renderer: Any, results: Any) -> Any:
+        body = renderer.render({"results": results}, None, {"view": view, "response": {}})
         return load_workbook(io.BytesIO(body)).active
 
-    new = render(Rows(rows, list(rows.values(queryset))))
-    old = render(dicts)  # plain dicts take drf-excel's own path
+    values, datetimes = rows.values(queryset)
+    new = render(XLSRenderer(), RowBatch(rows, list(values), datetimes))
+    old = render(DrfExcelRenderer(), dicts)
 
     def cells(sheet: Any) -> list[tuple[Any, type, str]]:
         return [(c.value, type(c.value), c.number_format) for row in sheet.iter_rows() for c in row]

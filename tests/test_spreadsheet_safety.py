@@ -8,17 +8,19 @@ carriage return or line feed gets a leading ``'``. JSON is never changed.
 import csv
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.http import HttpResponse
 from openpyxl import load_workbook
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from channels.models import Channel
 from customers.models import Customer
 from oms.tabular.formulas import neutralise_formula, restore_formula
 from oms.tabular.renderers import CSVRenderer
+from oms.tabular.rows import RowBatch, RowSerializer
 from tests.conftest import LIST_URL, read_fixture
 
 pytestmark = pytest.mark.django_db
@@ -226,13 +228,25 @@ def test_neutralise_formula(value: Any, expected: Any) -> None:
     assert neutralise_formula(value) == expected
 
 
+class TriggerNamedSerializer(serializers.ModelSerializer):
+    """Columns whose names start with formula triggers."""
+
+    class Meta:
+        model = Customer
+        fields: ClassVar[list[str]] = []
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "-id": serializers.IntegerField(source="id"),
+            "=name": serializers.CharField(source="first_name"),
+        }
+
+
 def test_the_header_row_is_never_neutralised() -> None:
     """Only data cells are neutralised: the header row is the serializer's field names."""
-    renderer_context = {"header": ["-id", "=name"], "response": HttpResponse()}
+    batch = RowBatch(RowSerializer(TriggerNamedSerializer()), [(-1, "=x")])
 
-    body = CSVRenderer().render(
-        {"results": [{"-id": -1, "=name": "=x"}]}, renderer_context=renderer_context
-    )
+    body = CSVRenderer().render({"results": batch}, renderer_context={"response": HttpResponse()})
 
     assert body.decode() == "-id,=name\r\n-1,'=x\r\n"
 

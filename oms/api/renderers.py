@@ -7,7 +7,7 @@ import orjson
 from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
-Context = dict[str, Any] | None  # a renderer context
+from oms.tabular.renderers import Context
 
 
 class JSONRenderer(renderers.JSONRenderer):

@@ -32,6 +32,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
 from rest_framework.settings import api_settings
 
 from oms.api.negotiation import MEDIA_TYPE_ALIASES
+from oms.tabular.renderers import TabularRenderer
 
 # Error bodies, as DRF's exception handler writes them.
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -56,7 +57,7 @@ def is_array(parameter: dict[str, Any]) -> bool:
 
 def is_tabular(renderer: BaseRenderer) -> bool:
     """Whether the renderer writes rows of a list page (see ``oms.tabular.renderers``)."""
-    return getattr(renderer, "tabular", False)
+    return isinstance(renderer, TabularRenderer)
 
 
 def media_type_of(renderer: BaseRenderer) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from rest_framework import generics, status
@@ -32,15 +32,9 @@ from oms.api.renderers import JSONRenderer
 from oms.api.throttling import rate_limit_headers
 from oms.http.downloads import Spool, spooled_response
 from oms.http.security import log_authentication_failure
-from oms.tabular.formulas import FORMULA_TRIGGERS
-from oms.tabular.renderers import (
-    XLSX_MEDIA_TYPE,
-    CSVRenderer,
-    XLSRenderer,
-    write_workbook,
-    xlsx_number_formats,
-)
-from oms.tabular.rows import Rows, RowSerializer, TabularRows, TupleRows, copy_select
+from oms.tabular.copy import can_copy, copy_csv
+from oms.tabular.renderers import CSVRenderer, TabularRenderer, XLSRenderer
+from oms.tabular.rows import Datetimes, RowBatch, RowSerializer
 
 # RowSerializer per (view class, serializer class): see ListAPIView.get_row_serializer.
 ROW_SERIALIZERS: dict[tuple[type, type], RowSerializer] = {}
@@ -96,21 +90,20 @@ class ListAPIView(generics.ListAPIView):
             row_serializer = ROW_SERIALIZERS[key] = RowSerializer(self.get_serializer())
         return row_serializer
 
-    def get_rows(self, *, formatted: bool = False) -> QuerySet:
-        """The filtered, channel-scoped, sorted queryset as tuples in field order; with
-        ``formatted``, columns the database can format are fetched as the API writes them
-        (``RowSerializer.values``)."""
+    def get_rows(self, *, text: bool = False) -> tuple[QuerySet, Datetimes]:
+        """The filtered, channel-scoped, sorted queryset as tuples in field order, and what
+        its datetime columns hold: with ``text``, the API's text where the database can
+        write it (``RowSerializer.values``)."""
         queryset = self.filter_queryset(self.get_queryset())
-        return self.get_row_serializer().values(queryset, formatted=formatted)
+        return self.get_row_serializer().values(queryset, text=text)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        renderer = request.accepted_renderer
-        rows = self.get_rows(formatted=True)
+        rows, datetimes = self.get_rows(text=True)
         page = self.paginate_queryset(rows)
-        tuples = list(rows if page is None else page)
+        batch = RowBatch(self.get_row_serializer(), list(rows if page is None else page), datetimes)
         # Tabular renderers write the tuples; the serializer's dicts are for the others.
-        rows_class = TabularRows if getattr(renderer, "tabular", False) else Rows
-        results = rows_class(self.get_row_serializer(), tuples)
+        tabular = isinstance(request.accepted_renderer, TabularRenderer)
+        results = batch if tabular else batch.as_dicts()
         return Response(results) if page is None else self.get_paginated_response(results)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -129,15 +122,10 @@ class ListAPIView(generics.ListAPIView):
             log_authentication_failure(self.request, exc)
         return super().handle_exception(exc)
 
-    def get_renderer_context(self) -> dict[str, Any]:
-        context = super().get_renderer_context()
-        context["header"] = list(self.get_row_serializer().header)
-        return context
-
     def get_error_renderer(self) -> BaseRenderer:
         """What errors and OPTIONS are rendered with: the first renderer that is not
         tabular, JSON when every one is (an export)."""
-        renderers = (r for r in self.get_renderers() if not getattr(r, "tabular", False))
+        renderers = (r for r in self.get_renderers() if not isinstance(r, TabularRenderer))
         return next(renderers, None) or JSONRenderer()
 
     def finalize_response(
@@ -146,7 +134,7 @@ class ListAPIView(generics.ListAPIView):
         renderer = getattr(request, "accepted_renderer", None)
         is_page = request.method != "OPTIONS" and not getattr(response, "exception", False)
         # No renderer yet: negotiation failed, and DRF would fall back to the first one.
-        if (renderer is None or getattr(renderer, "tabular", False)) and not is_page:
+        if (renderer is None or isinstance(renderer, TabularRenderer)) and not is_page:
             request.accepted_renderer = self.get_error_renderer()
             request.accepted_media_type = request.accepted_renderer.media_type
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -183,26 +171,26 @@ class ExportAPIView(ListAPIView):
     pagination_class = None
     renderer_classes = [CSVRenderer, XLSRenderer]  # errors and OPTIONS: JSON
     throttle_scope = "export"
-    chunk_size = 2000  # rows per fetch from the cursor, and per CSV chunk
-    copy_chunk_bytes = 256 * 1024  # bytes of PostgreSQL's COPY output per write
+    chunk_size = 2000  # rows per fetch from the cursor
     max_xlsx_rows = 1_048_575  # Excel's 1,048,576 rows, less the header
     spool_size = 16 * 1024 * 1024  # bytes of a file kept in memory before going to disk
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        rows = self.get_rows()  # filters are validated here: a 400 comes before any output
+        rows, _ = self.get_rows()  # filters are validated here: a 400 comes before any output
         next_link = None
         if CURSOR_PARAM in request.query_params:
             rows, next_link = self.continue_cursor(rows)
+        renderer = request.accepted_renderer
+        if isinstance(renderer, XLSRenderer):
+            self.check_fits_a_workbook(rows)
         spool = Spool(self.spool_size)
-        if isinstance(request.accepted_renderer, XLSRenderer):
-            self.write_xlsx(rows, spool)
-            content_type, extension = XLSX_MEDIA_TYPE, "xlsx"
-        else:
-            self.write_csv(rows, spool)
-            content_type, extension = "text/csv; charset=utf-8", "csv"
+        self.write(rows, renderer, spool)
         spool.close_writing()
         response = spooled_response(
-            request, spool, content_type=content_type, filename=f"{self.download_name}.{extension}"
+            request,
+            spool,
+            content_type=renderer.content_type,
+            filename=f"{self.download_name}.{renderer.extension}",
         )
         if next_link is not None:
             response["Link"] = f'<{next_link}>; rel="next"'
@@ -234,71 +222,26 @@ class ExportAPIView(ListAPIView):
         with transaction.atomic(using=rows.db):
             yield from rows.iterator(chunk_size=self.chunk_size)
 
-    def write_csv(self, rows: QuerySet, spool: Spool) -> None:
-        renderer = self.request.accepted_renderer
+    def write(self, rows: QuerySet, renderer: TabularRenderer, spool: Spool) -> None:
+        """Every row into ``spool`` in the renderer's format. A CSV file on PostgreSQL
+        comes from ``COPY`` (``oms.tabular.copy``): the header row (and byte order mark)
+        from the renderer, the rows from the database, with LF line ends as COPY writes
+        them (CSV readers take either)."""
         row_serializer = self.get_row_serializer()
-        select = self.copy_select(rows, row_serializer)
-        if select is None:
-            counted = spool.counted(self.iterate(rows))
-            for chunk in renderer.stream(
-                TupleRows(row_serializer, counted), self.request, batch=self.chunk_size
-            ):
-                spool.write(chunk)
+        if isinstance(renderer, CSVRenderer) and can_copy(rows, row_serializer):
+            header = RowBatch(row_serializer, ())
+            renderer.write(header, spool, self.request, writer_opts={"lineterminator": "\n"})
+            spool.rows += copy_csv(rows, row_serializer, spool)
             return
-        # The header row (and mark) from Python, the rows from PostgreSQL. Lines end with
-        # LF, as COPY writes them, rather than the CRLF of Python's csv module: CSV
-        # readers take either.
-        header = TupleRows(row_serializer, ())
-        for chunk in renderer.stream(header, self.request, writer_opts={"lineterminator": "\n"}):
-            spool.write(chunk)
-        self.copy_csv(rows, row_serializer, select, spool)
-
-    def copy_select(self, rows: QuerySet, row_serializer: RowSerializer) -> str | None:
-        """The SELECT list that formats the rows in SQL for ``COPY``; None on other
-        databases, or for columns COPY cannot format as the API does."""
-        if connections[rows.db].vendor != "postgresql":
-            return None
-        return copy_select(row_serializer, FORMULA_TRIGGERS)
-
-    def copy_csv(
-        self, rows: QuerySet, row_serializer: RowSerializer, select: str, spool: Spool
-    ) -> None:
-        """The CSV rows written by PostgreSQL's ``COPY ... TO STDOUT``, formatted in SQL
-        (``oms.tabular.rows.copy_select``).
-
-        Fetching and formatting a million rows in Python takes over twenty times as long
-        as COPY (33 s against 1.2 s): this path keeps a full export near the database's
-        own speed.
-        """
-        sql, params = rows.query.get_compiler(using=rows.db).as_sql()
-        columns = ", ".join(f"c{index}" for index in range(len(row_serializer.header)))
-        statement = (
-            f"COPY (SELECT {select} FROM ({sql}) AS oms_rows({columns})) "
-            "TO STDOUT WITH (FORMAT csv)"
+        renderer.write(
+            RowBatch(row_serializer, spool.counted(self.iterate(rows))), spool, self.request
         )
-        with transaction.atomic(using=rows.db), connections[rows.db].cursor() as cursor:
-            # One statement for the whole export: the request's statement timeout would
-            # cut a large one off. gunicorn's worker timeout still bounds the request.
-            cursor.execute("SET LOCAL statement_timeout = 0")
-            buffer = bytearray()
-            with cursor.cursor.copy(statement, list(params)) as copy:
-                for data in copy:  # a row at a time
-                    buffer += data
-                    spool.rows += 1
-                    if len(buffer) >= self.copy_chunk_bytes:
-                        spool.write(bytes(buffer))
-                        buffer.clear()
-            spool.write(bytes(buffer))
 
-    def write_xlsx(self, rows: QuerySet, spool: Spool) -> None:
+    def check_fits_a_workbook(self, rows: QuerySet) -> None:
+        """A 400 before anything is written when the rows are more than a workbook holds."""
         count = rows.count()
         if count > self.max_xlsx_rows:
             raise TooManyRows(
                 f"The export has {count} rows; an Excel workbook holds at most "
                 f"{self.max_xlsx_rows}. Narrow it with filters, or export CSV."
             )
-        row_serializer = self.get_row_serializer()
-        formats = xlsx_number_formats(row_serializer.fields)
-        write_workbook(
-            row_serializer.header, spool.counted(self.iterate(rows)), spool.file, formats
-        )

@@ -52,6 +52,20 @@ class Spool:
         self.digest.update(data)
         self.written += len(data)
 
+    # The rest of a writable binary file, for writers that seek back (zipfile rewrites a
+    # header): bytes written twice make close_writing() read the file back for its digest.
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.file.seek(offset, whence)
+
+    def seekable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self.file.flush()
+
     def counted(self, rows: Iterable[Any]) -> Iterator[Any]:
         """``rows``, counting them as they are written."""
         for row in rows:

@@ -35,3 +35,17 @@ def restore_formula(value: str) -> str:
     put one (``'+90555...`` is ``+90555...``, ``''=x`` is ``'=x``); anything else as it is
     (``'Ali`` stays ``'Ali``)."""
     return value[1:] if marked(value) else value
+
+
+def sql_neutralise(column: str) -> str:
+    """:func:`neutralise_formula` as a PostgreSQL expression of the text column ``column``
+    (for ``COPY``, see ``oms.tabular.copy``). ``ascii()`` of the first character is cheaper
+    than comparing a substring with each trigger."""
+    triggers = ", ".join(str(ord(trigger)) for trigger in FORMULA_TRIGGERS)
+    mark = ord(TEXT_MARK)
+    quoted_mark = TEXT_MARK.replace("'", "''")
+    return (
+        f"CASE WHEN ascii({column}) IN ({triggers}) OR ascii({column}) = {mark} "
+        f"AND ascii(substr({column}, 2, 1)) IN ({triggers}, {mark}) "
+        f"THEN '{quoted_mark}' || {column} ELSE {column} END"
+    )

@@ -6,13 +6,19 @@ serializer's fields once, fetches ``values_list`` tuples in field order and form
 column with one function chosen from the field's type. The serializer stays what OPTIONS,
 metadata and the OpenAPI schema describe; only plain model fields and primary-key
 relations are supported, which is what a flat list endpoint has.
+
+Rows travel as a :class:`RowBatch`: the tuples, their serializer, and what their datetime
+columns hold (objects, or the API's text when the database wrote it). Renderers ask the
+batch for the values they write (:meth:`RowBatch.api_values`, :meth:`RowBatch.native_values`)
+and never guess from the data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
+from enum import Enum
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
@@ -49,13 +55,6 @@ def parse_utc_text(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.removesuffix("Z").rjust(26, "0"))
 
 
-def naive_utc(value: datetime | None) -> datetime | None:
-    """``value`` as a naive UTC datetime: spreadsheets have no time zones."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 def formatter_for(field: serializers.Field) -> Formatter | None:
     """How a column of ``field`` is written in JSON and CSV; None: as the database gives it."""
     if isinstance(field, serializers.DateTimeField):
@@ -65,6 +64,23 @@ def formatter_for(field: serializers.Field) -> Formatter | None:
             return format_datetime
         return field.to_representation  # another format: DRF's own, still per column
     return None
+
+
+class Datetimes(Enum):
+    """What the datetime columns of a batch of rows hold."""
+
+    OBJECTS = "objects"  # datetimes, as the database driver loads them
+    TEXT = "text"  # the API's text (FAST_DATETIME_FORMAT), written by the database
+
+
+# Serializer fields whose values are never text: spreadsheet safety skips their columns.
+NUMBER_FIELDS = (serializers.IntegerField, serializers.PrimaryKeyRelatedField)
+NEVER_TEXT = (
+    *NUMBER_FIELDS,
+    serializers.FloatField,
+    serializers.BooleanField,
+    serializers.DateTimeField,
+)
 
 
 class RowSerializer:
@@ -77,82 +93,84 @@ class RowSerializer:
         self.fields: list[serializers.Field] = list(fields.values())
         self.columns: list[str] = [column_of(model, name, field) for name, field in fields.items()]
         self.formatters: list[Formatter | None] = [formatter_for(f) for f in fields.values()]
-        # The columns that may hold text, which spreadsheet safety looks at (oms.tabular.renderers):
-        # every one but numbers, booleans and datetimes.
+        # The columns that may hold text, which spreadsheet safety looks at
+        # (oms.tabular.formulas): every one but numbers, booleans and datetimes.
         self.text_columns: list[int] = [
             index for index, field in enumerate(self.fields) if not isinstance(field, NEVER_TEXT)
         ]
-        # The columns PostgreSQL can give as the API writes them: datetimes as text.
+        # The datetime columns in the API's own format, which PostgreSQL can write as text.
+        self.fast_datetimes: list[int] = [
+            index for index, formatter in enumerate(self.formatters) if formatter is format_datetime
+        ]
         self.sql_formatted: list[str | Func] = [
             Func(
                 F(column), template=SQL_DATETIME.format("%(expressions)s"), output_field=CharField()
             )
-            if formatter is format_datetime
+            if index in self.fast_datetimes
             else column
-            for column, formatter in zip(self.columns, self.formatters, strict=True)
+            for index, column in enumerate(self.columns)
         ]
 
-    def values(self, queryset: QuerySet, *, formatted: bool = False) -> QuerySet:
-        """``queryset`` as tuples in field order.
+    def values(self, queryset: QuerySet, *, text: bool = False) -> tuple[QuerySet, Datetimes]:
+        """``queryset`` as tuples in field order, and what its datetime columns hold.
 
-        With ``formatted``, PostgreSQL writes datetimes as the API's text: turning a
+        With ``text``, PostgreSQL writes the datetimes as the API's text: turning a
         timestamp's text into a datetime (psycopg) and back into text was most of the
-        Python time of a 1,000-row page. Spreadsheets want the datetimes themselves.
+        Python time of a 1,000-row page. Other databases give datetime objects.
         """
-        if formatted and connections[queryset.db].vendor == "postgresql":
-            return queryset.values_list(*self.sql_formatted)
-        return queryset.values_list(*self.columns)
+        if text and self.fast_datetimes and connections[queryset.db].vendor == "postgresql":
+            return queryset.values_list(*self.sql_formatted), Datetimes.TEXT
+        return queryset.values_list(*self.columns), Datetimes.OBJECTS
 
-    def format(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-        """Each row as the serializer would represent it (JSON and CSV values).
 
-        Columns the database formatted already (``values(formatted=True)``: text where a
-        datetime was due) are passed through: a column holds one type in every row.
-        """
-        rows = iter(rows)
-        first = next(rows, None)
-        if first is None:
-            return
-        rows = chain((first,), rows)
-        done = self.formatted_columns(first)
-        formatters = [(i, f) for i, f in enumerate(self.formatters) if f and i not in done]
+@dataclass(frozen=True)
+class RowBatch:
+    """Rows as tuples in the columns of ``serializer``: a page's (a list) or an export's
+    (an iterator, read once), saying what their datetime columns hold."""
+
+    serializer: RowSerializer
+    rows: Iterable[tuple[Any, ...]]
+    datetimes: Datetimes = Datetimes.OBJECTS
+
+    @property
+    def header(self) -> list[str]:
+        return self.serializer.header
+
+    def api_values(self) -> Iterator[tuple[Any, ...]]:
+        """Each row as the serializer would represent it: JSON and CSV values."""
+        done = self.serializer.fast_datetimes if self.datetimes is Datetimes.TEXT else ()
+        formatters = [
+            (index, formatter)
+            for index, formatter in enumerate(self.serializer.formatters)
+            if formatter is not None and index not in done
+        ]
         if not formatters:
-            yield from rows
+            yield from self.rows
             return
-        for row in rows:
+        for row in self.rows:
             cells = list(row)
             for index, formatter in formatters:
                 cells[index] = formatter(cells[index])
             yield tuple(cells)
 
-    def formatted_columns(self, row: tuple[Any, ...]) -> list[int]:
-        """The datetime columns of ``row`` (and of every row of its query: a column holds
-        one type) that the database wrote as text (``values(formatted=True)``)."""
-        return [
-            index
-            for index, formatter in enumerate(self.formatters)
-            if formatter is format_datetime and isinstance(row[index], str)
-        ]
-
-    def native(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """``rows`` with the datetimes the database wrote as text parsed again, as naive
-        UTC datetimes, for workbooks: ``fromisoformat`` is several times cheaper than
-        psycopg's loading of a timestamp."""
-        columns = self.formatted_columns(rows[0]) if rows else []
-        if not columns:
-            return rows
-        native = []
-        for row in rows:
+    def native_values(self) -> Iterator[tuple[Any, ...]]:
+        """Each row with datetimes as datetimes (the database's text parsed again, as naive
+        UTC: ``fromisoformat`` is several times cheaper than psycopg's loading of a
+        timestamp), for workbooks."""
+        if self.datetimes is Datetimes.OBJECTS:
+            yield from self.rows
+            return
+        columns = self.serializer.fast_datetimes
+        for row in self.rows:
             cells = list(row)
             for index in columns:
                 cells[index] = parse_utc_text(cells[index])
-            native.append(tuple(cells))
-        return native
+            yield tuple(cells)
 
-    def as_dicts(self, rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        """Formatted rows as the serializer's dicts (the JSON page's ``results``)."""
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """The rows as the serializer's dicts (the JSON page's ``results``)."""
         header = self.header
-        return [dict(zip(header, row, strict=True)) for row in self.format(rows)]
+        return [dict(zip(header, row, strict=True)) for row in self.api_values()]
 
 
 def column_of(model: type, name: str, field: serializers.Field) -> str:
@@ -168,50 +186,6 @@ def column_of(model: type, name: str, field: serializers.Field) -> str:
         ) from error
 
 
-class TupleRows:
-    """Rows as database tuples with their :class:`RowSerializer`: what tabular renderers
-    write from directly, without going through dicts."""
-
-    def __init__(self, row_serializer: RowSerializer, tuples: Iterable[tuple[Any, ...]]) -> None:
-        self.row_serializer = row_serializer
-        self.tuples = tuples
-
-    @property
-    def header(self) -> list[str]:
-        return self.row_serializer.header
-
-    def formatted(self) -> Iterator[tuple[Any, ...]]:
-        return self.row_serializer.format(self.tuples)
-
-
-class TabularRows(list, TupleRows):
-    """A page's rows as the tuples alone, for CSV and XLS, which write from them: no
-    serializer dicts. A list, as djangorestframework-csv renders lists only."""
-
-    def __init__(self, row_serializer: RowSerializer, tuples: list[tuple[Any, ...]]) -> None:
-        list.__init__(self, tuples)
-        TupleRows.__init__(self, row_serializer, tuples)
-
-
-class Rows(list, TupleRows):
-    """A page's rows: the serializer's dicts (JSON, the browsable API), keeping the
-    tuples they were made from for CSV and XLS."""
-
-    def __init__(self, row_serializer: RowSerializer, tuples: list[tuple[Any, ...]]) -> None:
-        list.__init__(self, row_serializer.as_dicts(tuples))
-        TupleRows.__init__(self, row_serializer, tuples)
-
-
-# Serializer fields whose database values PostgreSQL's COPY writes as the API does, given
-# the SQL below.
-TEXT_FIELDS = (serializers.CharField,)  # EmailField, SlugField... included
-NUMBER_FIELDS = (serializers.IntegerField, serializers.PrimaryKeyRelatedField)
-NEVER_TEXT = (
-    *NUMBER_FIELDS,
-    serializers.FloatField,
-    serializers.BooleanField,
-    serializers.DateTimeField,
-)
 # to_char pads years to four digits, where strftime (DRF) writes years before 1000
 # unpadded: hence ltrim, for those years only (on every row it cost a third of to_char's
 # time, a tenth of a full export's).
@@ -220,34 +194,3 @@ SQL_DATETIME = (
     f"CASE WHEN {{0}} >= '1000-01-01T00:00:00Z' THEN {SQL_UTC_TEXT} "
     f"ELSE ltrim({SQL_UTC_TEXT}, '0') END"
 )
-# ascii() of the first character: cheaper than comparing a substring with each trigger.
-# Text starting with the mark (39, ') and then a trigger or the mark is marked too, as
-# oms.tabular.formulas.neutralise_formula does.
-SQL_TEXT = (
-    "CASE WHEN ascii({0}) IN ({1}) OR ascii({0}) = 39 AND ascii(substr({0}, 2, 1)) IN ({1}, 39) "
-    "THEN '''' || {0} ELSE nullif({0}, '') END"
-)
-
-
-def copy_select(row_serializer: RowSerializer, triggers: tuple[str, ...]) -> str | None:
-    """The SELECT list that formats a :class:`RowSerializer`'s columns ``c0``, ``c1``...
-    in SQL as the fast path does in Python: datetimes in UTC with six fractional digits,
-    text starting with one of the one-character ``triggers``
-    neutralised with a leading ``'``, and empty text as NULL (COPY would quote it). None
-    when a column is of a type not covered here: the rows are formatted in Python then.
-    """
-    codes = ", ".join(str(ord(trigger)) for trigger in triggers)
-    expressions = []
-    for index, field in enumerate(row_serializer.fields):
-        column = f"c{index}"
-        if isinstance(field, serializers.DateTimeField):
-            if row_serializer.formatters[index] is not format_datetime:
-                return None
-            expressions.append(SQL_DATETIME.format(column))
-        elif isinstance(field, TEXT_FIELDS):
-            expressions.append(SQL_TEXT.format(column, codes))
-        elif isinstance(field, NUMBER_FIELDS):
-            expressions.append(column)
-        else:
-            return None
-    return ", ".join(expressions)

@@ -31,7 +31,7 @@ drf-excel sets it; openpyxl swaps a non-date format for its datetime format).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from math import isfinite
@@ -288,6 +288,7 @@ def write_xlsx(
     title: str = "Sheet1",
     column_width: float | None = None,
     text: Callable[[str], str] = keep,
+    zip64: bool = False,
 ) -> None:
     """A workbook of one sheet, ``title``: ``header`` then ``rows`` (a value per column).
 
@@ -296,9 +297,8 @@ def write_xlsx(
     default); ``text``: what each data text cell's content goes through (the header row's
     names stay as they are).
 
-    The sheet is written as the rows come, into a zip entry of unknown size: ``rows``
-    without a length (an iterator: an export) may exceed the 2 GiB of a plain entry, and
-    get ZIP64 headers; a sequence (a page) gets the plain ones.
+    The sheet is written as the rows come, into a zip entry of unknown size: rows that may
+    exceed the 2 GiB of a plain entry (an export) need ``zip64`` headers.
     """
     styles = Styles()
     with ZipFile(target, "w", ZIP_DEFLATED, compresslevel=COMPRESSLEVEL) as archive:
@@ -306,7 +306,7 @@ def write_xlsx(
         archive.writestr("_rels/.rels", PACKAGE_RELS)
         archive.writestr("xl/workbook.xml", workbook_xml(title))
         archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
-        with archive.open(SHEET, "w", force_zip64=not isinstance(rows, Sized)) as sheet:
+        with archive.open(SHEET, "w", force_zip64=zip64) as sheet:
             sheet.write(sheet_start(len(header), column_width).encode())
             for chunk in sheet_rows(header, rows, number_formats, styles, text):
                 sheet.write(chunk.encode())
