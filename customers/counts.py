@@ -14,6 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
+from django_filters import FilterSet, OrderingFilter
+
+from oms.api.views import RequestScope
 
 # Block b holds the ids [b << BLOCK_SHIFT, (b + 1) << BLOCK_SHIFT). Frozen in migration
 # 0003 (the triggers compute it): changing it needs a migration that refills the counters.
@@ -92,6 +95,50 @@ class DateTimeRange:
         low, low_inclusive = max(lows, key=lambda b: (b[0], not b[1]), default=(None, True))
         high, high_inclusive = min(highs, key=lambda b: (b[0], b[1]), default=(None, True))
         return cls(low, high, low_inclusive, high_inclusive)
+
+
+# The lookups of each range the counters count, by the field the FilterSet filters.
+RANGE_LOOKUPS = {
+    "id": {"gt", "gte", "lt", "lte"},
+    "modified_date": {"exact", "gt", "gte", "lt", "lte"},
+}
+
+
+@dataclass(frozen=True)
+class CounterScope:
+    """A request's filters as the counters see them: channels (None: every customer), an
+    id range, a modified_date range, and the sort."""
+
+    channels: frozenset[int] | None
+    ids: IdRange | None
+    modified: DateTimeRange | None
+    sort: list[str]
+
+    @classmethod
+    def of(cls, scope: RequestScope, filterset_class: type[FilterSet]) -> "CounterScope | None":
+        """What the counters need of ``scope`` (a request to a view of ``filterset_class``),
+        read from the FilterSet's own filters: the field and lookup each one filters by.
+        None when a filter the counters do not cover (an exact field) narrows the list."""
+        channels = scope.channels
+        ranges: dict[str, dict[str, Any]] = {field: {} for field in RANGE_LOOKUPS}
+        sort = ["id"]  # the queryset's own order
+        for name, value in scope.filters.items():
+            filter_ = filterset_class.base_filters[name]
+            field, lookup = filter_.field_name, filter_.lookup_expr
+            if isinstance(filter_, OrderingFilter):
+                sort = list(value)
+            elif field == "channel_id" and lookup == "exact":
+                channels = frozenset({value}) & (channels or {value})
+            elif lookup in RANGE_LOOKUPS.get(field, ()):
+                ranges[field][lookup] = value
+            else:
+                return None
+        return cls(
+            channels,
+            IdRange.from_lookups(**ranges["id"]),
+            DateTimeRange.from_lookups(**ranges["modified_date"]),
+            sort,
+        )
 
 
 def counted_customers(

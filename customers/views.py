@@ -1,42 +1,18 @@
-from dataclasses import dataclass
 from functools import cached_property
 
 from django.db.models import QuerySet
-from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from customers.counts import DateTimeRange, IdRange, counted_customers, locate_offset
+from customers.counts import CounterScope, counted_customers, locate_offset
 from customers.filters import CustomerFilterSet
 from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from oms.api.views import ExportAPIView, ListAPIView
 
-
-@dataclass(frozen=True)
-class CounterScope:
-    """A request's filters as the counters see them: channels (None: every customer), an
-    id range, a modified_date range, and the sort."""
-
-    channels: set[int] | None
-    ids: IdRange | None
-    modified: DateTimeRange | None
-    sort: list[str]
-
-
-# Filters the counters cover: channels, id and modified_date ranges; sort only orders.
-COUNTER_FILTERS = frozenset(
-    {
-        "sort",
-        "channel_id",
-        *(f"id__{lookup}" for lookup in ("gt", "gte", "lt", "lte")),
-        "modified_date",
-        *(f"modified_date__{lookup}" for lookup in ("gt", "gte", "lt", "lte")),
-    }
-)
 ID_ORDERS = (["id"], ["-id"])
 
 
-# The rest of the operation (parameters, formats, errors) comes from the view: oms/schema.py.
+# The rest of the operation (parameters, formats, errors) comes from the view (oms.api.schema).
 @extend_schema_view(
     get=extend_schema(operation_id="customers_list_simple", summary="List customers - simple")
 )
@@ -60,22 +36,26 @@ class CustomerListSimpleView(ListAPIView):
         (customers.counts) when channels and one range, of ids or of modified_date,
         are all that narrow it; None otherwise, and on databases without counters: the
         paginator counts rows then."""
-        scope = self.counter_scope
-        if scope is None:
+        counters = self.counter_scope
+        if counters is None:
             return None
         return counted_customers(
-            scope.channels, using=queryset.db, ids=scope.ids, modified=scope.modified
+            counters.channels, using=queryset.db, ids=counters.ids, modified=counters.modified
         )
 
     def offset_source(self, queryset: QuerySet, offset: int) -> tuple[QuerySet, int] | None:
         """A deep page in id order starts at an id the counters locate: ``queryset`` from
         that id on, and the few rows left to skip (customers.counts.locate_offset)."""
-        scope = self.counter_scope
-        if scope is None or scope.modified is not None or scope.sort not in ID_ORDERS:
+        counters = self.counter_scope
+        if counters is None or counters.modified is not None or counters.sort not in ID_ORDERS:
             return None
-        descending = scope.sort == ["-id"]
+        descending = counters.sort == ["-id"]
         located = locate_offset(
-            scope.channels, using=queryset.db, ids=scope.ids, offset=offset, descending=descending
+            counters.channels,
+            using=queryset.db,
+            ids=counters.ids,
+            offset=offset,
+            descending=descending,
         )
         if located is None:
             return None
@@ -85,38 +65,12 @@ class CustomerListSimpleView(ListAPIView):
 
     @cached_property
     def counter_scope(self) -> CounterScope | None:
-        """What the counters need to know of this request's filters (read once per
-        request, by the count and by a deep page); None when a filter they do not cover
-        (an exact field) narrows the list."""
-        request = getattr(self, "request", None)  # None: a view not dispatching a request
-        filterset = getattr(
-            self, "filterset", None
-        )  # the request's (oms.api.filters.FilterBackend)
-        if request is None or filterset is None or not filterset.is_valid():
+        """This request as the counters count it (read once, by the count and by a deep
+        page); None when they cannot: a filter they do not cover narrows it, or channels
+        are narrowed by another field than theirs."""
+        if self.channels and self.channel_field != "channel_id":
             return None
-        cleaned = {k: v for k, v in filterset.form.cleaned_data.items() if v not in EMPTY_VALUES}
-        if set(cleaned) - COUNTER_FILTERS:
-            return None
-        channel_ids = getattr(request.auth, "channel_ids", None)
-        if channel_ids and self.channel_field != "channel_id":
-            return None  # get_queryset narrows the scope some other way (or to nothing)
-        channels = set(channel_ids) if channel_ids else None  # as get_queryset reads it
-        if "channel_id" in cleaned:
-            channels = {cleaned["channel_id"]} & (channels or {cleaned["channel_id"]})
-        return CounterScope(
-            channels=channels,
-            ids=IdRange.from_lookups(
-                **{lookup: cleaned.get(f"id__{lookup}") for lookup in ("gt", "gte", "lt", "lte")}
-            ),
-            modified=DateTimeRange.from_lookups(
-                exact=cleaned.get("modified_date"),
-                **{
-                    lookup: cleaned.get(f"modified_date__{lookup}")
-                    for lookup in ("gt", "gte", "lt", "lte")
-                },
-            ),
-            sort=cleaned.get("sort") or ["id"],  # the queryset's own order
-        )
+        return CounterScope.of(self.scope, self.filterset_class)
 
 
 @extend_schema_view(

@@ -88,7 +88,7 @@ class DeletedItemListView(ListAPIView):
     def lower_bounds(self, queryset: QuerySet) -> tuple[dict[str, datetime], dict[str, int]]:
         """The first ``deleted_date`` and the first ``id`` the request asks for, by the
         parameter that asks."""
-        cleaned = self.filterset.form.cleaned_data if self.filterset.is_valid() else {}
+        cleaned = self.scope.filters
         dates = {
             param: cleaned[param] + step
             for param, step in (

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from exports.models import ExportJob
 from exports.running import job_path
 from exports.serializers import ExportJobSerializer
+from oms.api.authentication import readable_channels
 from oms.api.permissions import ModelViewPermission
 from oms.api.renderers import JSONRenderer
 from oms.http.downloads import Spool, spooled_response
@@ -72,7 +73,7 @@ class ExportJobCreateView(APIView):
     @extend_schema(request=None, responses={202: ExportJobSerializer})
     def post(self, request: Request) -> Response:
         self.check_filters(request)
-        channel_ids = sorted(getattr(request.auth, "channel_ids", ()) or ())
+        channel_ids = sorted(readable_channels(request.auth) or ())
         job = ExportJob.objects.create(
             view=self.export_url_name,
             query=request.query_params.urlencode(),

@@ -299,10 +299,9 @@ def test_refuses_an_unordered_queryset() -> None:
 def test_accepts_a_queryset_ordered_by_model_meta() -> None:
     ids = create_customers(3)
     request = Request(APIRequestFactory().get(LIST_URL))
+    view = CustomerListSimpleView(request=request)
 
-    page = PageLimitPagination().paginate_queryset(
-        Customer.objects.all(), request, CustomerListSimpleView()
-    )
+    page = PageLimitPagination().paginate_queryset(Customer.objects.all(), request, view)
 
     assert [customer.id for customer in page] == ids
 

@@ -21,7 +21,7 @@ import hmac
 import re
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from django.apps import apps
 from django.conf import settings
@@ -96,6 +96,21 @@ def channel_ids_subquery(model: type[Model]) -> Subquery:
         .values("ids")
     )
     return Subquery(ids, output_field=CharField())
+
+
+class ChannelScope(Protocol):
+    """What ``request.auth`` says of the channels a request may read: their ids, empty for
+    every channel. This module's tokens have it; so may other credentials (an export
+    job's replayed request)."""
+
+    channel_ids: frozenset[int]
+
+
+def readable_channels(auth: object) -> frozenset[int] | None:
+    """The channels ``auth`` (a request's ``request.auth``) may read; None for every
+    channel: a session, or a token that is not limited to channels."""
+    channel_ids = getattr(auth, "channel_ids", None)  # a ChannelScope's, if auth is one
+    return frozenset(channel_ids) if channel_ids else None
 
 
 def parse_ids(ids: str | None) -> frozenset[int]:

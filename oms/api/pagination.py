@@ -30,7 +30,7 @@ from oms.api.keyset import (
 )
 
 if TYPE_CHECKING:  # DRF's settings import these modules while loading views
-    from rest_framework.views import APIView
+    from oms.api.views import ListAPIView
 
 
 class QuerySetNotOrdered(ImproperlyConfigured):
@@ -155,12 +155,12 @@ class PageLimitPagination(PageNumberPagination):
     cursor_query_param = CURSOR_PARAM
     cursor_template = "rest_framework/pagination/previous_and_next.html"
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None):
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: ListAPIView):  # type: ignore[override]
         """A page of ``queryset``, which the view has filtered and ordered.
 
-        The count comes from the view's ``count_source(queryset)`` (a CountSource) when it
-        has one and it answers, from ``count(*)`` otherwise. Likewise a deep page starts
-        where the view's ``offset_source`` (an OffsetSource) says.
+        The count comes from the view's ``count_source(queryset)`` when it answers, from
+        ``count(*)`` otherwise. Likewise a deep page starts where the view's
+        ``offset_source`` says.
         """
         if not queryset.ordered:
             raise QuerySetNotOrdered(f"{view.__class__.__name__} must order its queryset.")
@@ -169,13 +169,15 @@ class PageLimitPagination(PageNumberPagination):
             return self.paginate_by_cursor(queryset, request, view)
         self.django_paginator_class = partial(
             DeferredJoinPaginator,
-            count_source=getattr(view, "count_source", None),
-            offset_source=getattr(view, "offset_source", None),
+            count_source=view.count_source,
+            offset_source=view.offset_source,
             deferred_join_from=self.deferred_join_from,
         )
         return super().paginate_queryset(queryset, request, view)
 
-    def paginate_by_cursor(self, queryset: QuerySet, request: Request, view: APIView) -> list[Any]:
+    def paginate_by_cursor(
+        self, queryset: QuerySet, request: Request, view: ListAPIView
+    ) -> list[Any]:
         """The cursor page the request asks for. Its rows are tuples in the columns of the
         view's row serializer (``oms.tabular.rows``); the view's ``settled_field`` is its stamp
         of changes."""
@@ -185,16 +187,14 @@ class PageLimitPagination(PageNumberPagination):
             )
         self.request = request
         self.keyset = KeysetPaginator(
-            queryset,
-            view.get_row_serializer().columns,
-            getattr(view, "settled_field", None),
+            queryset, view.get_row_serializer().columns, view.settled_field
         )
         self.cursor_page = self.keyset.page(requested_cursor(request), self.get_page_size(request))
-        self.counted = partial(self.cursor_count, queryset, getattr(view, "count_source", None))
+        self.counted = partial(self.cursor_count, queryset, view.count_source)
         self.display_page_controls = bool(self.cursor_page.next or self.cursor_page.previous)
         return self.cursor_page.rows
 
-    def cursor_count(self, queryset: QuerySet, count_source: CountSource | None) -> int:
+    def cursor_count(self, queryset: QuerySet, count_source: CountSource) -> int:
         """The rows matching the filters, as a page counts them: a cursor page's position
         and held-back rows aside, from the view's counters where it has them. A first
         page in an order that holds nothing back and has no next page is all of them."""
@@ -202,7 +202,7 @@ class PageLimitPagination(PageNumberPagination):
         first_and_only = not page.previous and not page.next
         if first_and_only and requested_cursor(self.request) == "" and not self.keyset.holds_back():
             return len(page.rows)
-        counted = count_source(queryset) if count_source is not None else None
+        counted = count_source(queryset)
         return queryset.count() if counted is None else counted
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -260,7 +260,7 @@ class PageLimitPagination(PageNumberPagination):
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({param: exc.detail}) from exc
 
-    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+    def get_schema_operation_parameters(self, view: ListAPIView) -> list[dict[str, Any]]:
         """OpenAPI query parameters: the page, the page size and its aliases, with the
         bounds ``parse_page_size`` enforces.
 

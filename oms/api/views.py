@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
+from django_filters.constants import EMPTY_VALUES
+from django_filters.utils import translate_validation
 from rest_framework import generics, status
 from rest_framework.exceptions import (
     APIException,
@@ -20,6 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
+from oms.api.authentication import readable_channels
+from oms.api.filters import FilterBackend, FilterSet
 from oms.api.keyset import (
     CURSOR_PARAM,
     KeysetPaginator,
@@ -38,6 +44,15 @@ from oms.tabular.rows import Datetimes, RowBatch, RowSerializer
 
 # RowSerializer per (view class, serializer class): see ListAPIView.get_row_serializer.
 ROW_SERIALIZERS: dict[tuple[type, type], RowSerializer] = {}
+
+
+@dataclass(frozen=True)
+class RequestScope:
+    """What a list request reads: the channels its credentials may read (None: every
+    channel) and its filters as the FilterSet cleaned them, those it gives only."""
+
+    channels: frozenset[int] | None
+    filters: Mapping[str, Any]
 
 
 class ListAPIView(generics.ListAPIView):
@@ -72,14 +87,54 @@ class ListAPIView(generics.ListAPIView):
     settled_field: str | None = None
     throttle_scope = "list"  # export endpoints use "export"; rates in DEFAULT_THROTTLE_RATES
 
+    # Hooks of the paginator (oms.api.pagination.PageLimitPagination), for views that know
+    # cheaper ways than count(*) and OFFSET: None means "no cheaper way", and the paginator
+    # counts and skips rows itself.
+    def count_source(self, queryset: QuerySet) -> int | None:
+        """The number of rows of ``queryset`` (this request's filtered rows)."""
+        return None
+
+    def offset_source(self, queryset: QuerySet, offset: int) -> tuple[QuerySet, int] | None:
+        """Where the rows from ``offset`` on start: ``queryset`` narrowed to start near
+        there, and the rows still to skip."""
+        return None
+
+    @cached_property
+    def channels(self) -> frozenset[int] | None:
+        """The channels this request may read (``oms.api.authentication.ChannelScope``);
+        None: every channel."""
+        return readable_channels(self.request.auth)
+
+    @cached_property
+    def filterset(self) -> FilterSet | None:
+        """This request's FilterSet, built once: ``oms.api.filters.FilterBackend`` filters
+        with it, the browsable API renders its form."""
+        filterset_class = FilterBackend().get_filterset_class(self, self.queryset)
+        if filterset_class is None:
+            return None
+        return filterset_class(self.request.query_params, self.queryset, request=self.request)
+
+    @cached_property
+    def scope(self) -> RequestScope:
+        """What this request reads, validated once: a 400 naming each invalid filter."""
+        filters = {}
+        if self.filterset is not None:
+            if not self.filterset.is_valid():
+                raise translate_validation(self.filterset.errors)
+            cleaned = self.filterset.form.cleaned_data
+            filters = {name: value for name, value in cleaned.items() if value not in EMPTY_VALUES}
+        return RequestScope(self.channels, filters)
+
     def get_queryset(self) -> QuerySet:
+        """The view's rows this request may read: those of its channels. (The filters come
+        later, in ``filter_queryset``: validating them here would answer a user without
+        the permission, or the browsable API's form, with a 400.)"""
         queryset = super().get_queryset()
-        channel_ids = getattr(getattr(self.request, "auth", None), "channel_ids", None)
-        if not channel_ids:  # a session, or a token for every channel
+        if self.channels is None:
             return queryset
         if self.channel_field is None:
-            return queryset.none()
-        return queryset.filter(**{f"{self.channel_field}__in": sorted(channel_ids)})
+            return queryset.none()  # no channel dimension: a limited token reads nothing
+        return queryset.filter(**{f"{self.channel_field}__in": sorted(self.channels)})
 
     def get_row_serializer(self) -> RowSerializer:
         """The serializer's fields as columns to fetch and format, built once per view
