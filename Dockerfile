@@ -19,7 +19,7 @@ COPY customers ./customers
 COPY tokens ./tokens
 COPY deleted_items ./deleted_items
 COPY exports ./exports
-# The README's install command, without the development extra.
+# The install `make install` runs, without the development extra.
 RUN python -m pip install --upgrade pip && python -m pip install .
 
 FROM python:3.11-slim AS runtime

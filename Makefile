@@ -48,7 +48,7 @@ test: install connectors
 	$(BIN)/pytest
 
 # The connectors' soak on PostgreSQL: 50,000 customers, 10 minutes of writes, dlt, Airbyte
-# and the README's recipe syncing throughout; prints what each copy missed (nothing).
+# and the recipe of docs/syncing.md syncing throughout; prints what each copy missed (nothing).
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 soak: install connectors
 	DATABASE_URL=$(SOAK_DATABASE_URL) SOAK_ROWS=50000 SOAK_SECONDS=600 \

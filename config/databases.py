@@ -1,7 +1,7 @@
 """``DATABASES`` from environment values: the primary, its read replicas, the pooler.
 
 A plain function of its arguments, so that tests can build the dict for any environment
-without reloading the settings. The README's "Scale-out" section explains each choice.
+without reloading the settings. docs/performance.md ("Scale-out") explains each choice.
 """
 
 from collections.abc import Sequence

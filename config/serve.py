@@ -39,7 +39,7 @@ def free_port() -> int:
 def nginx_binary() -> str:
     found = os.environ.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(found).exists():
-        sys.exit("nginx is not installed (Debian: apt-get install nginx-core); see README")
+        sys.exit("nginx is not installed (Debian: apt-get install nginx-core): docs/operations.md")
     return found
 
 

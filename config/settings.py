@@ -1,6 +1,6 @@
 """Settings for the OMS customer service: one module, every value from the environment.
 
-See the README's "Configuration" section for each variable.
+docs/operations.md ("Configuration") describes each variable.
 """
 
 from importlib.metadata import version
@@ -117,10 +117,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Seconds a write transaction of the service (import batch, demo batch, admin save, model
 # save) may stay open: oms.db.transactions.bounded_transaction rolls back one that lasts
-# longer. BI tools look back SYNC_LOOKBACK seconds before their watermark (README, "Syncing
-# from BI tools"), which must cover twice the bound (a process stalled between its last
-# check and COMMIT) plus the clock error of two hosts; SYNC_LOOKBACK is documented to
-# clients, so it is fixed.
+# longer. BI tools look back SYNC_LOOKBACK seconds before their watermark (docs/syncing.md),
+# which must cover twice the bound (a process stalled between its last check and COMMIT)
+# plus the clock error of two hosts; SYNC_LOOKBACK is documented to clients, so it is fixed.
 WRITE_TRANSACTION_TIMEOUT = env.float("WRITE_TRANSACTION_TIMEOUT", default=60.0)
 SYNC_LOOKBACK = 300
 SYNC_CLOCK_SKEW = 30  # seconds a writing host's clock may be off, each way

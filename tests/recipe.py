@@ -1,4 +1,5 @@
-"""The README's sync recipe ("Syncing from BI tools"), as a BI tool implements it."""
+"""The sync recipe of docs/syncing.md ("The recipe, without cursors"), as a BI tool
+implements it."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -1,5 +1,5 @@
 """The shipped connectors (connectors/: a dlt pipeline, an Airbyte declarative manifest) and
-the README's recipe keep an exact copy of the customers while the table churns.
+the documented recipe keep an exact copy of the customers while the table churns.
 
 Each tool runs as its users run it, in the tools' own environment (``make connectors``):
 dlt into DuckDB, the Airbyte manifest through airbyte-cdk's ``source-declarative-manifest``
@@ -199,7 +199,7 @@ class AirbyteCopy:
 
 
 class LiveAPI:
-    """The live server over HTTP, for the README's recipe."""
+    """The live server over HTTP, for the documented recipe."""
 
     def __init__(self, url: str, token: str) -> None:
         self.url = url
@@ -349,7 +349,7 @@ def test_connectors_keep_an_exact_copy_under_churn(
         folder.mkdir()
         tools[name] = tool(live_server.url, token(name), folder)
     recipe_api = LiveAPI(live_server.url, token("recipe"))
-    tools["README recipe"] = RecipeCopy(SyncClient(recipe_api, deletions=True))
+    tools["recipe"] = RecipeCopy(SyncClient(recipe_api, deletions=True))
 
     churn = Churn(ids=list(Customer.objects.values_list("id", flat=True)))
     began = time.monotonic()

@@ -1,6 +1,6 @@
-"""BI tools' incremental sync (README, "Syncing from BI tools") never misses a row.
+"""BI tools' incremental sync (docs/syncing.md) never misses a row.
 
-``SyncClient`` follows the README's recipe as a BI tool would: the first run pulls every
+``SyncClient`` follows the documented recipe as a BI tool would: the first run pulls every
 row by id, each later run reads ``modified_date >= watermark - lookback`` in keyset pages
 of (modified_date, id), and the watermark is the newest ``modified_date`` the service held
 when the previous run began. The tests race it against ties, late commits, updates,
