@@ -93,8 +93,11 @@ if [ -n "$SHARED" ]; then
   command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >>"$LOG" 2>&1
   say "reference bench setup (venv, role bench, database oms_bench)"
   (cd "$SB" && ./setup.sh) >>"$LOG" 2>&1
-  # Values of the reference bench's env.sh (its scripts source it themselves).
+  # Values of the reference bench's env.sh (its scripts source it themselves). It exists
+  # only in the copy made at run time, hence nothing for shellcheck to follow.
+  # shellcheck source=/dev/null
   eval "$(cd "$SB" && source ./env.sh && declare -p BENCH_TOKEN TEXTBOOK_PORT TEXTBOOK_PERSIST_PORT RAW_PORT)"
+  # shellcheck source=/dev/null
   sbq() { (cd "$SB" && source ./env.sh && psql -X -Atc "$1"); }
 
   if [ -n "$reseeded" ]; then
