@@ -4,6 +4,10 @@
     python bench/load.py --server-pid PID --rss      # the gunicorn workers' memory, as JSON
     python bench/load.py URL --token KEY --export csv --server-pid PID --out export.jsonl
                                                      # full export, median of --repeat (3)
+    python bench/load.py URL --token KEY --export xls --query 'sort=id&id__lte=K' ...
+                                                     # the export of the rows a filter keeps
+    python bench/load.py URL --token KEY --export xls --over-limit ROWS --out checks.jsonl
+                                                     # the unfiltered export must be refused
     python bench/load.py URL --token KEY --params params.env --cursor [--wrk LUA] --out r.jsonl
                                                      # cursor pages C1-C4
 
@@ -31,6 +35,7 @@ from urllib.parse import quote, urlsplit
 
 LIST_PATH = "/api/v1/oms/customers/list-simple/"
 EXPORT_PATH = LIST_PATH + "export/"
+ROW_COUNT_HEADER = "X-Row-Count"  # the rows an export holds, sent before its body
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONTENT_TYPES = {"S6": "text/csv", "S7": "spreadsheetml"}
 
@@ -81,10 +86,13 @@ def cursor_scenarios(url: str, token: str, p: dict[str, str]) -> list[tuple[str,
     ]  # fmt: skip
 
 
-def get(conn: http.client.HTTPConnection, path: str, token: str) -> tuple[int, str, bytes]:
+def get(
+    conn: http.client.HTTPConnection, path: str, token: str, limit: int | None = None
+) -> tuple[int, str, bytes]:
+    """Status, content type and body (its first ``limit`` bytes when given)."""
     conn.request("GET", path, headers={"Authorization": f"Token {token}"})
     response = conn.getresponse()
-    return response.status, response.getheader("Content-Type", ""), response.read()
+    return response.status, response.getheader("Content-Type", ""), response.read(limit)
 
 
 def load(host: str, port: int, path: str, token: str, seconds: float, conns: int) -> dict:
@@ -170,13 +178,17 @@ def worker_rss(master: int) -> dict:
     return result
 
 
-def download(url: str, token: str, fmt: str) -> tuple[float, int, int]:
-    """One full download of the export endpoint (every row, no filter), read as it
-    streams: wall seconds, bytes and lines."""
+def export_query(fmt: str, query: str) -> str:
+    return f"?format={fmt}" + (f"&{query}" if query else "")
+
+
+def download(url: str, token: str, path: str) -> tuple[float, int, int, str | None]:
+    """One full download of an export, read as it streams: wall seconds, bytes, lines and
+    the rows the response says it holds (X-Row-Count)."""
     target = urlsplit(url)
     conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=600)
     started = time.perf_counter()
-    conn.request("GET", f"{EXPORT_PATH}?format={fmt}", headers={"Authorization": f"Token {token}"})
+    conn.request("GET", path, headers={"Authorization": f"Token {token}"})
     response = conn.getresponse()
     size = lines = 0
     while chunk := response.read(1 << 20):
@@ -185,21 +197,24 @@ def download(url: str, token: str, fmt: str) -> tuple[float, int, int]:
     wall = time.perf_counter() - started
     conn.close()
     if response.status != 200:
-        sys.exit(f"export {fmt}: status {response.status}")
-    return wall, size, lines
+        sys.exit(f"{path}: status {response.status}")
+    return wall, size, lines, response.getheader(ROW_COUNT_HEADER)
 
 
-def export(url: str, token: str, fmt: str, server_pid: int | None, repeat: int) -> dict:
-    """The median of ``repeat`` downloads; rows (CSV lines less the header; XLSX: bytes
-    only) and the workers' peak RSS since they started (restart the server first)."""
-    runs = [download(url, token, fmt) for _ in range(repeat)]
+def export(url: str, token: str, fmt: str, query: str, server_pid: int | None, repeat: int) -> dict:
+    """The median of ``repeat`` downloads of the rows ``query`` keeps (every row when it is
+    empty); their rows (X-Row-Count, else CSV lines less the header) and the workers' peak
+    RSS since they started (restart the server first)."""
+    runs = [download(url, token, EXPORT_PATH + export_query(fmt, query)) for _ in range(repeat)]
     wall = statistics.median(run[0] for run in runs)
-    _, size, lines = runs[-1]
-    rows = lines - 1 if fmt == "csv" else None
+    _, size, lines, counted = runs[-1]
+    rows = int(counted) if counted else (lines - 1 if fmt == "csv" else None)
     peaks = [w.get("VmHWM", 0) for w in worker_rss(server_pid).values()] if server_pid else []
     return {
         "target": "project",
-        "mode": f"/export/?format={fmt}",
+        "mode": "/export/" + export_query(fmt, query),
+        "format": fmt,
+        "filter": query,
         "rows": rows if rows is not None else "",
         "bytes": size,
         "wall_s": round(wall, 2),
@@ -208,6 +223,49 @@ def export(url: str, token: str, fmt: str, server_pid: int | None, repeat: int) 
         "server_worker_peak_rss_mb": max(peaks, default=""),
         "stopped_by": "end of data",
     }
+
+
+def refused_export(url: str, token: str, fmt: str, limit: int) -> dict:
+    """One unfiltered export of a table of more than ``limit`` rows, which the service must
+    refuse before writing any row: 400, a JSON body whose detail names ``limit``. Any
+    other answer, or none, is recorded as a failed check rather than raised: the rest of
+    the bench still runs and the report says what came back."""
+    target = urlsplit(url)
+    conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=120)
+    started = time.perf_counter()
+    try:
+        status, ctype, body = get(conn, EXPORT_PATH + export_query(fmt, ""), token, 64 * 1024)
+    except (OSError, http.client.HTTPException) as error:
+        status, ctype, body = None, "", repr(error).encode()
+    seconds = time.perf_counter() - started
+    conn.close()
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    ok = status == 400 and "json" in ctype and isinstance(detail, str) and str(limit) in detail
+    if not isinstance(detail, str):  # what came instead, readable in a report
+        try:
+            detail = body.decode()[:200]
+        except UnicodeDecodeError:
+            detail = f"not text: {len(body)} bytes read of {ctype or 'no content type'}"
+    return {
+        "check": "refused above limit",
+        "mode": "/export/" + export_query(fmt, ""),
+        "limit": limit,
+        "ok": ok,
+        "status": status,
+        "content_type": ctype,
+        "seconds": round(seconds, 3),
+        "detail": detail,
+    }
+
+
+def append(out: str | None, record: dict) -> None:
+    """One JSON line at the end of ``out``, when given."""
+    if out:
+        with open(out, "a") as f:
+            f.write(json.dumps(record) + "\n")
 
 
 def main() -> None:
@@ -223,6 +281,14 @@ def main() -> None:
     ap.add_argument("--server-pid", type=int)
     ap.add_argument("--rss", action="store_true", help="print the workers' memory and exit")
     ap.add_argument("--export", choices=["csv", "xls"], help="download the full export")
+    ap.add_argument("--query", default="", help="exports: filters, e.g. 'sort=id&id__lte=9'")
+    ap.add_argument(
+        "--over-limit",
+        type=int,
+        metavar="ROWS",
+        help="exports: check that the unfiltered export of a table above ROWS rows is "
+        "refused (400, JSON detail naming ROWS); the answer is recorded, exit status 0",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="exports: downloads, median wall time")
     ap.add_argument("--cursor", action="store_true", help="the cursor scenarios C1-C4")
     ap.add_argument("--wrk", metavar="LUA", help="load with wrk and this reporter script")
@@ -235,11 +301,17 @@ def main() -> None:
     if a.export:
         if not (a.url and a.token):
             ap.error("give URL and --token")
-        line = json.dumps(export(a.url, a.token, a.export, a.server_pid, a.repeat))
-        print(line)
-        if a.out:
-            with open(a.out, "a") as f:
-                f.write(line + "\n")
+        if a.over_limit:
+            r = refused_export(a.url, a.token, a.export, a.over_limit)
+            print(
+                f"{r['mode']} above {a.over_limit} rows refused: "
+                f"{'pass' if r['ok'] else 'FAIL'} ({r['status']} {r['content_type']} in "
+                f"{r['seconds']} s: {r['detail'][:120]})"
+            )
+        else:
+            r = export(a.url, a.token, a.export, a.query, a.server_pid, a.repeat)
+            print(json.dumps(r))
+        append(a.out, r)
         return
     if not (a.url and a.token and a.params):
         ap.error("give URL, --token and --params")
@@ -272,9 +344,7 @@ def main() -> None:
             f"p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}",
             flush=True,
         )
-        if a.out:
-            with open(a.out, "a") as f:
-                f.write(json.dumps(r) + "\n")
+        append(a.out, r)
         if r["errors"]:
             sys.exit(f"{sid}: {r['errors']} failed requests")
     if a.out:
