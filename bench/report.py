@@ -3,7 +3,8 @@
     python bench/report.py bench/.work/results/run-... --command "make bench ..." --seconds 900
 
 Reads round-<r>.jsonl (one JSON line per run, from the reference run.py or bench/load.py),
-export.jsonl, rss.json, params.env and check-*.txt. Ratios are of the means over rounds.
+export.jsonl, export-checks.jsonl, rss.json, params.env and check-*.txt. Ratios are of the
+means over rounds.
 """
 
 import argparse
@@ -170,7 +171,7 @@ def per_run(rows: list[dict]) -> list[str]:
     return out
 
 
-def exports(folder: Path) -> list[str]:
+def exports(folder: Path, n: str | None) -> list[str]:
     path = folder / "export.jsonl"
     if not path.exists():
         return ["Not run (`BENCH_EXPORT=0`)."]
@@ -179,8 +180,8 @@ def exports(folder: Path) -> list[str]:
         "stopped by |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    for line in path.read_text().splitlines():
-        x = json.loads(line)
+    exported = [json.loads(line) for line in path.read_text().splitlines()]
+    for x in exported:
         target = "project" if x["target"].startswith("http") else x["target"]
         runs = x.get("runs_s")
         wall = f"{x['wall_s']} (median of {', '.join(map(str, runs))})" if runs else x["wall_s"]
@@ -189,6 +190,42 @@ def exports(folder: Path) -> list[str]:
             f"{x['ms_per_1000_rows']} | {x.get('server_worker_peak_rss_mb', '')} | "
             f"{x.get('stopped_by', '')} |"
         )
+    checks = [json.loads(line) for line in read_lines(folder / "export-checks.jsonl")]
+    return out + filtered_exports(exported, checks, n)
+
+
+def filtered_exports(exported: list[dict], checks: list[dict], n: str | None) -> list[str]:
+    """What a filtered export (a workbook above Excel's row limit) holds, and whether the
+    unfiltered one was refused as it must be."""
+    out = []
+    limit = next((c["limit"] for c in checks), None)
+    for x in exported:
+        if x.get("filter"):
+            out += [
+                "",
+                f"N = {n} is more than the {limit or 'most'} data rows an Excel workbook "
+                f"holds: the {x['format'].upper()} export is measured with the filter "
+                f"`{x['filter']}` (the first customers by id), {x['rows']} rows by its "
+                f"X-Row-Count, as many as the unfiltered export holds at N = {x['rows']}; "
+                "its time and memory compare with those of runs at N up to the limit.",
+            ]
+    if checks:
+        out += [
+            "",
+            "Above the limit the unfiltered export must be refused before any row is "
+            "written: status 400 and a JSON body whose `detail` names the limit.",
+            "",
+            "| check | limit | outcome | status | content type | answered in | detail |",
+            "|---|---:|---|---:|---|---:|---|",
+        ]
+        for c in checks:
+            outcome = "pass" if c["ok"] else "**fail**"
+            status = c["status"] or "no answer"
+            detail = c["detail"].replace("|", "\\|").replace("\n", " ")[:200]
+            out.append(
+                f"| `{c['mode']}` refused | {c['limit']} | {outcome} | {status} | "
+                f"{c['content_type']} | {c['seconds']} s | {detail} |"
+            )
     return out
 
 
@@ -263,7 +300,7 @@ def main() -> None:
             ),
             "",
         ]
-    doc += ["## Exports", "", *exports(a.folder), ""]
+    doc += ["## Exports", "", *exports(a.folder, params.get("N")), ""]
     checks = sorted(a.folder.glob("check-*.txt"))
     if checks:
         rc = (a.folder / "check.rc").read_text().strip()
