@@ -11,11 +11,11 @@ half a second at a million customers, when counter readers wait too).
 PostgreSQL only: on other databases (SQLite, for development) both directions do nothing.
 """
 
-import importlib
+from collections.abc import Callable
 
 from django.db import migrations
-
-counts_0002 = importlib.import_module("customers.migrations.0002_customer_counts")
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 # customers.counts.BLOCK_SHIFT, frozen here as migrations must be (a test checks that the two
 # agree): block b holds the ids [b << 14, (b + 1) << 14). Another size needs a migration
@@ -118,14 +118,120 @@ FORWARD = (
     + function("truncate", statements("DELETE FROM {table};"))
 )
 
-BACKWARD = counts_0002.BACKWARD + "DROP TABLE customers_customerdaycount;" + counts_0002.FORWARD
+# Back to 0002's layout: its BACKWARD, this migration's day table, then its FORWARD, frozen
+# here as 0002 renders them (a test checks that they agree).
+BACKWARD = """
+DROP TRIGGER customers_customercount_insert ON customers_customer;
+DROP TRIGGER customers_customercount_delete ON customers_customer;
+DROP TRIGGER customers_customercount_update ON customers_customer;
+DROP TRIGGER customers_customercount_truncate ON customers_customer;
+DROP FUNCTION customers_customercount_insert();
+DROP FUNCTION customers_customercount_delete();
+DROP FUNCTION customers_customercount_update();
+DROP FUNCTION customers_customercount_truncate();
+DROP TABLE customers_customercount;
+DROP TABLE customers_customerdaycount;
+LOCK TABLE customers_customer IN SHARE MODE;
+
+CREATE TABLE customers_customercount (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel_id bigint,  -- NULL: customers without a channel
+    n bigint NOT NULL
+);
+CREATE INDEX customers_customercount_channel_idx ON customers_customercount (channel_id);
+INSERT INTO customers_customercount (channel_id, n)
+SELECT channel_id, count(*) FROM customers_customer GROUP BY channel_id;
+
+CREATE FUNCTION customers_customercount_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN 
+    WITH changes AS (
+        SELECT channel_id, sum(delta) AS n FROM (SELECT channel_id, 1 FROM new_rows) AS rows (channel_id, delta)
+        GROUP BY channel_id
+        HAVING sum(delta) <> 0
+    ), picked AS (
+        SELECT c.id FROM customers_customercount AS c
+        WHERE c.channel_id IN (SELECT channel_id FROM changes)
+            OR c.channel_id IS NULL AND EXISTS (SELECT FROM changes WHERE channel_id IS NULL)
+        FOR UPDATE OF c SKIP LOCKED
+    ), taken AS (
+        DELETE FROM customers_customercount AS c USING picked WHERE c.id = picked.id
+        RETURNING c.channel_id, c.n
+    )
+    INSERT INTO customers_customercount (channel_id, n)
+    SELECT channel_id, sum(n) FROM (TABLE changes UNION ALL TABLE taken) AS rows
+    GROUP BY channel_id
+    HAVING sum(n) <> 0;
+ RETURN NULL; END $$;
+CREATE FUNCTION customers_customercount_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN 
+    WITH changes AS (
+        SELECT channel_id, sum(delta) AS n FROM (SELECT channel_id, -1 FROM old_rows) AS rows (channel_id, delta)
+        GROUP BY channel_id
+        HAVING sum(delta) <> 0
+    ), picked AS (
+        SELECT c.id FROM customers_customercount AS c
+        WHERE c.channel_id IN (SELECT channel_id FROM changes)
+            OR c.channel_id IS NULL AND EXISTS (SELECT FROM changes WHERE channel_id IS NULL)
+        FOR UPDATE OF c SKIP LOCKED
+    ), taken AS (
+        DELETE FROM customers_customercount AS c USING picked WHERE c.id = picked.id
+        RETURNING c.channel_id, c.n
+    )
+    INSERT INTO customers_customercount (channel_id, n)
+    SELECT channel_id, sum(n) FROM (TABLE changes UNION ALL TABLE taken) AS rows
+    GROUP BY channel_id
+    HAVING sum(n) <> 0;
+ RETURN NULL; END $$;
+CREATE FUNCTION customers_customercount_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN 
+    WITH changes AS (
+        SELECT channel_id, sum(delta) AS n FROM (SELECT channel_id, 1 FROM new_rows UNION ALL SELECT channel_id, -1 FROM old_rows) AS rows (channel_id, delta)
+        GROUP BY channel_id
+        HAVING sum(delta) <> 0
+    ), picked AS (
+        SELECT c.id FROM customers_customercount AS c
+        WHERE c.channel_id IN (SELECT channel_id FROM changes)
+            OR c.channel_id IS NULL AND EXISTS (SELECT FROM changes WHERE channel_id IS NULL)
+        FOR UPDATE OF c SKIP LOCKED
+    ), taken AS (
+        DELETE FROM customers_customercount AS c USING picked WHERE c.id = picked.id
+        RETURNING c.channel_id, c.n
+    )
+    INSERT INTO customers_customercount (channel_id, n)
+    SELECT channel_id, sum(n) FROM (TABLE changes UNION ALL TABLE taken) AS rows
+    GROUP BY channel_id
+    HAVING sum(n) <> 0;
+ RETURN NULL; END $$;
+CREATE FUNCTION customers_customercount_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN DELETE FROM customers_customercount; RETURN NULL; END $$;
+
+CREATE TRIGGER customers_customercount_insert AFTER INSERT ON customers_customer
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customercount_insert();
+CREATE TRIGGER customers_customercount_delete AFTER DELETE ON customers_customer
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customercount_delete();
+CREATE TRIGGER customers_customercount_update AFTER UPDATE ON customers_customer
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customercount_update();
+CREATE TRIGGER customers_customercount_truncate AFTER TRUNCATE ON customers_customer
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_customercount_truncate();
+"""
+
+
+def run_on_postgresql(sql: str) -> Callable[[StateApps, BaseDatabaseSchemaEditor], None]:
+    """A RunPython function that runs ``sql`` on PostgreSQL and nothing elsewhere."""
+
+    def run(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql, params=None)
+
+    return run
 
 
 class Migration(migrations.Migration):
     dependencies = [("customers", "0002_customer_counts")]
 
     operations = [
-        migrations.RunPython(
-            counts_0002.run_on_postgresql(FORWARD), counts_0002.run_on_postgresql(BACKWARD)
-        ),
+        migrations.RunPython(run_on_postgresql(FORWARD), run_on_postgresql(BACKWARD)),
     ]

@@ -5,11 +5,17 @@ Each key keeps working as it is: its digest is stored under the name "default" (
 creation date. Going back is possible but restores nothing: the keys are gone.
 """
 
+import hashlib
+
 from django.db import migrations
 
-from oms.api.authentication import key_digest
-
 PREFIX_LENGTH = 8
+
+
+def key_digest(key: str) -> str:
+    """The stored form of a key, frozen here as migrations must be (a test checks that it
+    agrees with oms.api.authentication.key_digest): its SHA-256 in hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def move_keys(apps, schema_editor):
