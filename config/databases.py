@@ -28,8 +28,10 @@ def database(
 ) -> dict[str, Any]:
     """One ``DATABASES`` entry for ``url``.
 
-    ``statement_timeout_ms`` (0: none) is the web processes' bound, sent as a libpq
-    startup option; with a pooler it is left out (set it on the role instead).
+    ``statement_timeout_ms`` (0: none) bounds the statements of web requests
+    (``oms.db.timeouts`` sets it on the connections requests open). Behind PgBouncer in
+    transaction mode a session setting would outlive the request's transaction on a
+    shared server connection: left out (set it on the role instead).
     """
     config: dict[str, Any] = environ.Env.db_url_config(url)
     # django-prometheus's wrappers of the same backends time every query.
@@ -59,11 +61,8 @@ def database(
         # Django's pool replaces persistent connections; it refuses CONN_MAX_AGE > 0.
         options["pool"] = dict(POOL_OPTIONS)
         config["CONN_MAX_AGE"] = 0
-    if statement_timeout_ms > 0 and postgresql and not pooler:
-        # A startup option costs no query, per request or per connection (a SET would).
-        options["options"] = (
-            f"{options.get('options', '')} -c statement_timeout={statement_timeout_ms}"
-        ).strip()
+    bounded = postgresql and pooler != "pgbouncer-transaction"
+    config["REQUEST_STATEMENT_TIMEOUT_MS"] = statement_timeout_ms if bounded else 0
     return config
 
 

@@ -93,9 +93,8 @@ TEMPLATES = [
 # e.g. postgres://user:password@host:5432/name. config/databases.py builds every alias the
 # same way: django-prometheus's backends, CONN_MAX_AGE, the pooler's options.
 #
-# Web requests get a bounded statement time; management commands and migrations do not.
-# config/wsgi.py and config/asgi.py, which only servers load, set OMS_WEB_PROCESS before
-# Django reads this module.
+# Web requests get a bounded statement time (oms.db.timeouts sets it on the connections
+# requests open); management commands and migrations do not.
 REQUEST_STATEMENT_TIMEOUT_MS = env.int("REQUEST_STATEMENT_TIMEOUT_MS", default=5000)
 # Read replicas (comma-separated URLs) become the aliases replica1, replica2, ...; the
 # router sends reads of REPLICA_READ_MODELS in GET requests to one of them (oms/routers.py).
@@ -105,9 +104,7 @@ DATABASES = databases(
     conn_max_age=env.int("CONN_MAX_AGE", default=60),
     pooler=env.str("DATABASE_POOLER", default=""),
     pool=env.bool("DATABASE_POOL", default=False),
-    statement_timeout_ms=(
-        REQUEST_STATEMENT_TIMEOUT_MS if env.bool("OMS_WEB_PROCESS", default=False) else 0
-    ),
+    statement_timeout_ms=REQUEST_STATEMENT_TIMEOUT_MS,
 )
 DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
 DATABASE_ROUTERS = ["oms.db.routers.ReplicaRouter"]

@@ -8,8 +8,6 @@ from django.urls import get_resolver
 from oms.http.wsgi import require_host
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# Only servers load this module: the settings bound web requests' statement time.
-os.environ["OMS_WEB_PROCESS"] = "true"
 
 application = require_host(get_wsgi_application())
 # Import the URLconf, and every view with it, here: gunicorn loads this module once before

@@ -42,42 +42,38 @@ def test_replicas_are_built_like_the_primary_and_mirror_it_in_tests() -> None:
         assert {k: v for k, v in replica.items() if k not in {"HOST", "TEST"}} == {
             k: v for k, v in config["default"].items() if k != "HOST"
         }
-    assert config["replica2"]["OPTIONS"] == {**TIMEOUT, "options": "-c statement_timeout=5000"}
+    assert config["replica2"]["REQUEST_STATEMENT_TIMEOUT_MS"] == 5000
 
 
-def test_the_statement_timeout_is_a_startup_option_on_postgresql_only() -> None:
-    assert database(PRIMARY, statement_timeout_ms=250)["OPTIONS"] == {
-        **TIMEOUT,
-        "options": "-c statement_timeout=250",
-    }
-    assert database(PRIMARY, statement_timeout_ms=0)["OPTIONS"] == TIMEOUT
-    assert database(SQLITE, statement_timeout_ms=250)["OPTIONS"] == {}
+def test_the_request_statement_timeout_is_postgresqls_only() -> None:
+    assert database(PRIMARY, statement_timeout_ms=250)["REQUEST_STATEMENT_TIMEOUT_MS"] == 250
+    assert database(PRIMARY)["REQUEST_STATEMENT_TIMEOUT_MS"] == 0
+    assert database(SQLITE, statement_timeout_ms=250)["REQUEST_STATEMENT_TIMEOUT_MS"] == 0
 
 
 def test_pgbouncer_in_transaction_mode() -> None:
-    """No server-side prepared statements; no startup option PgBouncer would not pass on.
-    Server-side cursors stay, for the export streams inside a transaction."""
+    """No server-side prepared statements; no session statement timeout, which would stay
+    on a server connection PgBouncer shares. Server-side cursors stay, for the export
+    streams inside a transaction."""
     config = database(PRIMARY, pooler="pgbouncer-transaction", statement_timeout_ms=5000)
 
     assert config["OPTIONS"] == {**TIMEOUT, "prepare_threshold": None}
+    assert config["REQUEST_STATEMENT_TIMEOUT_MS"] == 0
     assert "DISABLE_SERVER_SIDE_CURSORS" not in config
     assert config["CONN_MAX_AGE"] == 60  # connections to PgBouncer are cheap to keep
 
 
-def test_pgbouncer_in_session_mode_changes_only_the_startup_option() -> None:
+def test_pgbouncer_in_session_mode_changes_nothing() -> None:
     config = database(PRIMARY, pooler="pgbouncer-session", statement_timeout_ms=5000)
 
     assert config["OPTIONS"] == TIMEOUT
+    assert config["REQUEST_STATEMENT_TIMEOUT_MS"] == 5000
 
 
 def test_djangos_pool_replaces_persistent_connections() -> None:
     config = database(PRIMARY, pool=True, conn_max_age=60, statement_timeout_ms=5000)
 
-    assert config["OPTIONS"] == {
-        **TIMEOUT,
-        "pool": POOL_OPTIONS,
-        "options": "-c statement_timeout=5000",
-    }
+    assert config["OPTIONS"] == {**TIMEOUT, "pool": POOL_OPTIONS}
     assert config["OPTIONS"]["pool"] is not POOL_OPTIONS  # each alias its own dict
     assert config["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
 

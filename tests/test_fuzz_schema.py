@@ -11,7 +11,6 @@ properties: ``pytest tests/test_fuzz_schema.py -rP`` shows it.
 """
 
 import json
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -41,15 +40,11 @@ MAX_EXAMPLES = 200
 
 
 @pytest.fixture
-def application(monkeypatch: pytest.MonkeyPatch) -> Iterator[WSGIHandler]:
-    """The WSGI application servers run (``config.wsgi``), made fit for a test.
-
-    Importing ``config.wsgi`` marks the process as a web server (``OMS_WEB_PROCESS``),
-    which subprocesses started by later tests would inherit: the mark is undone after
-    the test. Like Django's test client, the request signals are kept from closing the
-    database connection, which holds the test's transaction (on PostgreSQL).
+def application() -> Iterator[WSGIHandler]:
+    """The WSGI application servers run (``config.wsgi``), made fit for a test: like
+    Django's test client, the request signals are kept from closing the database
+    connection, which holds the test's transaction (on PostgreSQL).
     """
-    monkeypatch.setenv("OMS_WEB_PROCESS", os.environ.get("OMS_WEB_PROCESS", ""))
     from config.wsgi import application
 
     request_started.disconnect(close_old_connections)

@@ -1,16 +1,13 @@
 """Web requests run with a bounded statement time (PostgreSQL's statement_timeout);
 management commands and migrations do not. A cancelled query is a 503, never a 500."""
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -71,15 +68,13 @@ def test_other_database_errors_stay_server_errors(
 
 @pytest.fixture
 def statement_timeout_50ms() -> Iterator[None]:
-    """Connections opened from here on get a 50 ms statement timeout, as web processes get
-    theirs (a startup option); the connection is reopened without it afterwards."""
-    options = connection.settings_dict.setdefault("OPTIONS", {})
-    saved = dict(options)
-    options["options"] = "-c statement_timeout=50"
+    """Connections requests open from here on get a 50 ms statement timeout, as web
+    requests get theirs; the connection is reopened without it afterwards."""
+    saved = connection.settings_dict.get("REQUEST_STATEMENT_TIMEOUT_MS", 0)
+    connection.settings_dict["REQUEST_STATEMENT_TIMEOUT_MS"] = 50
     connection.close()
     yield
-    options.clear()
-    options.update(saved)
+    connection.settings_dict["REQUEST_STATEMENT_TIMEOUT_MS"] = saved
     connection.close()
 
 
@@ -92,6 +87,7 @@ def test_a_slow_query_is_cancelled_and_the_connection_stays_usable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_customer()
+    connection.close()  # the request opens it, as a web process's first request does
     slow = Customer.objects.extra(where=["pg_sleep(1) IS NOT NULL"]).order_by("id")
     monkeypatch.setattr(CustomerListSimpleView, "queryset", slow)
 
@@ -109,49 +105,32 @@ def test_a_slow_query_is_cancelled_and_the_connection_stays_usable(
 @postgresql_only
 @pytest.mark.django_db
 def test_tests_and_commands_run_without_a_statement_timeout() -> None:
+    assert current_timeout() == "0"
+
+
+def current_timeout() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone() == ("0",)
-
-
-SHOW_TIMEOUT = (
-    "from django.db import connection\n"
-    "with connection.cursor() as cursor:\n"
-    "    cursor.execute('SHOW statement_timeout')\n"
-    "    print(cursor.fetchone()[0])\n"
-)
-
-
-def show_timeout(command: list[str], **env: str) -> str:
-    """``SHOW statement_timeout`` as a new process sees it, on the test database."""
-    settings = connection.settings_dict
-    credentials = quote(settings["USER"] or "", safe="")
-    if settings["PASSWORD"]:
-        credentials += ":" + quote(settings["PASSWORD"], safe="")
-    url = f"postgres://{credentials}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    inherited = {k: v for k, v in os.environ.items() if k != "OMS_WEB_PROCESS"}
-    result = subprocess.run(
-        [sys.executable, *command],
-        cwd=ROOT,
-        env={**inherited, "DATABASE_URL": url, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
+        return cursor.fetchone()[0]
 
 
 @postgresql_only
-@pytest.mark.django_db
-def test_the_web_entry_points_bound_statements_and_manage_py_does_not() -> None:
-    web = ["-c", f"import config.wsgi\n{SHOW_TIMEOUT}"]
-    asgi = ["-c", f"import config.asgi\n{SHOW_TIMEOUT}"]
+@pytest.mark.django_db(transaction=True)  # the test reconnects: no test transaction to keep
+def test_connections_that_requests_open_are_bounded_and_others_are_not(
+    statement_timeout_50ms: None, api_client: APIClient
+) -> None:
+    """Whatever loaded the settings: a connection opened while a request is handled gets
+    the bound; one opened outside any request (a command's) does not."""
+    assert current_timeout() == "0"  # opened outside a request
+    connection.close()
 
-    assert show_timeout(web) == "5s"  # the default
-    assert show_timeout(asgi, REQUEST_STATEMENT_TIMEOUT_MS="1234") == "1234ms"
-    assert show_timeout(web, REQUEST_STATEMENT_TIMEOUT_MS="0") == "0"
-    assert show_timeout(["manage.py", "shell", "-v0", "-c", SHOW_TIMEOUT]) == "0"
+    assert api_client.get(LIST_URL).status_code == 200  # opens the connection
+    assert current_timeout() == "50ms"  # the same connection, kept for later requests
+
+
+@postgresql_only
+def test_web_requests_are_bounded_by_default() -> None:
+    assert settings.DATABASES["default"]["REQUEST_STATEMENT_TIMEOUT_MS"] == 5000
 
 
 def test_the_schema_documents_the_503(client: Client) -> None:
