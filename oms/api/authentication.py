@@ -35,6 +35,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from oms.api.permission_cache import generation_column
+from oms.internals import CompiledQuery
 
 # Keys are visible ASCII. The length bound keeps a huge header from costing any work.
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,256}")
@@ -118,13 +119,9 @@ def parse_ids(ids: str | None) -> frozenset[int]:
 
 
 class CompiledLookup:
-    """The token-by-digest query, compiled to SQL once per process and database.
-
-    Building and compiling the queryset (a join, a subquery) cost twice as much as running
-    it, on every request. Rows are turned into a token and its user as the ORM would: the
-    database's converters, then ``Model.from_db`` with the column layout the compiler
-    reported.
-    """
+    """The token-by-digest query, compiled to SQL once per process and database
+    (``oms.internals.CompiledQuery``): building and compiling the queryset (a join, a
+    subquery) cost twice as much as running it, on every request."""
 
     placeholder = "oms-digest"
 
@@ -138,47 +135,25 @@ class CompiledLookup:
             )
             .filter(digest=self.placeholder)[:1]
         )
-        compiler = queryset.query.get_compiler(using)
-        self.sql, params = compiler.as_sql()
-        self.params = list(params)
-        self.digest_index = self.params.index(self.placeholder)
-        self.using = using
-        self.token = self.layout(compiler, compiler.klass_info)
-        (user_info,) = compiler.klass_info["related_klass_infos"]
-        self.user = self.layout(compiler, user_info)
-        self.channel_ids_index = compiler.annotation_col_map["oms_channel_ids"]
-        self.generation_index = compiler.annotation_col_map["oms_permission_generation"]
-        self.compiler = compiler
-        self.converters = compiler.get_converters([column[0] for column in compiler.select])
-
-    @staticmethod
-    def layout(
-        compiler: Any, klass_info: dict[str, Any]
-    ) -> tuple[type[Model], list[str], list[int]]:
-        """A model of the row, its fields' attnames and their columns in the row."""
-        columns = klass_info["select_fields"]
-        names = [compiler.select[index][0].target.attname for index in columns]
-        return klass_info["model"], names, columns
-
-    def instance(self, layout: tuple[type[Model], list[str], list[int]], row: tuple) -> Model:
-        model, names, columns = layout
-        return model.from_db(self.using, names, [row[index] for index in columns])
+        self.query = CompiledQuery(queryset)
+        self.digest_index = self.query.params.index(self.placeholder)
 
     def fetch(self, digest: str) -> Model | None:
         """The token of ``digest`` with ``user`` and ``oms_channel_ids`` set, or None."""
-        params = list(self.params)
+        query = self.query
+        params = list(query.params)
         params[self.digest_index] = digest
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
+        with connections[query.using].cursor() as cursor:
+            cursor.execute(query.sql, params)
+            fetched = cursor.fetchone()
+        if fetched is None:
             return None
-        (row,) = self.compiler.apply_converters([row], self.converters)
-        token = self.instance(self.token, row)
-        token.user = self.instance(self.user, row)
-        token.oms_channel_ids = row[self.channel_ids_index]
+        row = query.converted(fetched)
+        token = query.instance(row)
+        token.user = query.instance(row, "user")
+        token.oms_channel_ids = query.annotation(row, "oms_channel_ids")
         # The generation the user's cached permissions are read under (oms.api.permission_cache).
-        token.user.oms_permission_generation = row[self.generation_index]
+        token.user.oms_permission_generation = query.annotation(row, "oms_permission_generation")
         return token
 
 

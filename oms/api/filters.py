@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from django.db.models import QuerySet
 from django_filters import rest_framework
 from django_filters.fields import IsoDateTimeField
 from rest_framework.request import Request
+
+from oms.internals import FilterCopies, FreshFields
 
 if TYPE_CHECKING:  # the views import this module
     from oms.api.views import ListAPIView
@@ -121,27 +122,6 @@ class FilterOptions:
 
     types: Mapping[str, str] = field(default_factory=dict)
     grouped: Sequence[str] = ()
-
-
-class FilterCopies(dict):
-    """A FilterSet's filters, which every FilterSet instance copies: one level deep (each
-    filter, less its cached form field) instead of a deepcopy of every attribute, which
-    cost more than validating the request."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> FilterCopies:
-        copies = FilterCopies()
-        for name, filter_ in self.items():
-            copies[name] = copy.copy(filter_)
-            copies[name].__dict__.pop("_field", None)  # Filter.field makes a new one
-        return copies
-
-
-class FreshFields(dict):
-    """A filter form's fields: made for that one form by its FilterSet's own filters, so
-    the form need not deep-copy them as a Django form does its class's fields."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
-        return dict(self)
 
 
 class FilterForm(forms.Form):

@@ -26,6 +26,7 @@ from django.db.models import BigIntegerField
 from django.db.models.expressions import RawSQL
 
 from oms.db.cache import CacheUnavailable
+from oms.internals import remember_permissions, remembered_permissions
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ class CachedPermissionsBackend(ModelBackend):
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
-        if hasattr(user_obj, "_perm_cache"):
-            return user_obj._perm_cache
+        remembered = remembered_permissions(user_obj)
+        if remembered is not None:
+            return remembered
         key = f"oms:permissions:{current_generation(user_obj)}:{user_obj.pk}"
         try:
             permissions = cache.get(key)
@@ -77,5 +79,5 @@ class CachedPermissionsBackend(ModelBackend):
                 pass
             except Exception:
                 logger.exception("Permission cache not written: the cache failed")
-        user_obj._perm_cache = permissions
+        remember_permissions(user_obj, permissions)
         return permissions

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
-from django.core.cache.backends.redis import RedisCacheClient
 from redis.exceptions import RedisError
 
 from oms.db.outages import Outage
+from oms.internals import RedisCacheClient, use_redis_client
 
 redis_outage = Outage("redis")
 
@@ -90,6 +90,9 @@ class RedisCache(DjangoRedisCache):
         options = dict(params.get("OPTIONS", {}))
         open_seconds = float(options.pop("BREAKER_OPEN_SECONDS", 5))
         super().__init__(server, {**params, "OPTIONS": options})
-        self._class = functools.partial(
-            GuardedRedisCacheClient, breaker=CircuitBreaker(redis_outage, open_seconds)
+        use_redis_client(
+            self,
+            functools.partial(
+                GuardedRedisCacheClient, breaker=CircuitBreaker(redis_outage, open_seconds)
+            ),
         )

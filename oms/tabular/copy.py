@@ -13,6 +13,7 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from oms.internals import compiled_sql
 from oms.tabular.formulas import sql_neutralise
 from oms.tabular.rows import NUMBER_FIELDS, SQL_DATETIME, RowSerializer
 
@@ -53,7 +54,7 @@ def copy_csv(rows: QuerySet, row_serializer: RowSerializer, target: IO[bytes]) -
     select = copy_select(row_serializer)
     if select is None:
         raise ValueError("COPY cannot format these columns (see can_copy)")
-    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    sql, params = compiled_sql(rows)
     columns = ", ".join(f"c{index}" for index in range(len(row_serializer.header)))
     statement = (
         f"COPY (SELECT {select} FROM ({sql}) AS oms_rows({columns})) TO STDOUT WITH (FORMAT csv)"
@@ -64,7 +65,7 @@ def copy_csv(rows: QuerySet, row_serializer: RowSerializer, target: IO[bytes]) -
         # large one off. gunicorn's worker timeout still bounds the request.
         cursor.execute("SET LOCAL statement_timeout = 0")
         buffer = bytearray()
-        with cursor.cursor.copy(statement, list(params)) as copy:
+        with cursor.cursor.copy(statement, params) as copy:
             for data in copy:  # a row at a time
                 buffer += data
                 count += 1

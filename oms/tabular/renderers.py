@@ -18,7 +18,6 @@ from io import BytesIO, StringIO
 from itertools import islice
 from typing import IO, Any
 
-from drf_excel.utilities import get_setting
 from openpyxl.styles.numbers import (
     FORMAT_DATE_DATETIME,
     FORMAT_DATE_TIME4,
@@ -30,6 +29,7 @@ from rest_framework import renderers, serializers
 from rest_framework.request import Request
 from rest_framework_csv.renderers import PaginatedCSVRenderer
 
+from oms.internals import drf_excel_setting
 from oms.tabular.formulas import neutralise_formula
 from oms.tabular.rows import RowBatch
 from oms.tabular.xlsx import write_xlsx
@@ -155,15 +155,15 @@ def xlsx_number_formats(fields: Iterable[serializers.Field]) -> list[str | None]
     formats: list[str | None] = []
     for field in fields:
         if isinstance(field, serializers.IntegerField):
-            formats.append(get_setting("INTEGER_FORMAT") or FORMAT_NUMBER)
+            formats.append(drf_excel_setting("INTEGER_FORMAT") or FORMAT_NUMBER)
         elif isinstance(field, serializers.FloatField | serializers.DecimalField):
-            formats.append(get_setting("DECIMAL_FORMAT") or FORMAT_NUMBER_00)
+            formats.append(drf_excel_setting("DECIMAL_FORMAT") or FORMAT_NUMBER_00)
         elif isinstance(field, serializers.DateTimeField):
-            formats.append(get_setting("DATETIME_FORMAT") or FORMAT_DATE_DATETIME)
+            formats.append(drf_excel_setting("DATETIME_FORMAT") or FORMAT_DATE_DATETIME)
         elif isinstance(field, serializers.DateField):
-            formats.append(get_setting("DATE_FORMAT") or FORMAT_DATE_YYYYMMDD2)
+            formats.append(drf_excel_setting("DATE_FORMAT") or FORMAT_DATE_YYYYMMDD2)
         elif isinstance(field, serializers.TimeField):
-            formats.append(get_setting("TIME_FORMAT") or FORMAT_DATE_TIME4)
+            formats.append(drf_excel_setting("TIME_FORMAT") or FORMAT_DATE_TIME4)
         else:
             formats.append(None)
     return formats

@@ -1,0 +1,152 @@
+"""The undocumented library behaviour oms.internals relies on, one test per assumption: a
+library upgrade that changes one fails here, by name, before it gives a wrong answer."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django import forms
+from django.contrib.auth.models import Permission, User
+from django.core.cache.backends.redis import RedisCache
+from django.db import connection
+from django.db.models import Value
+from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
+
+from channels.models import Channel
+from customers.filters import CustomerFilterSet
+from customers.models import Customer
+from oms import internals
+from oms.api.filters import FilterForm
+
+MakeCustomer = Callable[..., Customer]
+
+
+@pytest.mark.django_db
+def test_compiled_sql_is_what_django_runs(make_customer: MakeCustomer) -> None:
+    make_customer(first_name="Ali")
+    make_customer(first_name="Ayşe")
+    queryset = Customer.objects.filter(first_name__startswith="A").values_list("id", "first_name")
+
+    sql, params = internals.compiled_sql(queryset.order_by("-id"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+
+    assert [tuple(row) for row in rows] == list(queryset.order_by("-id"))
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_loads_instances_as_the_orm_does(
+    make_customer: MakeCustomer, channel: Channel
+) -> None:
+    make_customer(first_name="Ali", channel=channel)
+    queryset = Customer.objects.select_related("channel").annotate(marker=Value(7))[:1]
+    (expected,) = queryset
+
+    query = internals.CompiledQuery(queryset)
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, query.params)
+        row = query.converted(cursor.fetchone())
+    customer, related = query.instance(row), query.instance(row, "channel")
+
+    assert {f.attname: getattr(customer, f.attname) for f in Customer._meta.fields} == {
+        f.attname: getattr(expected, f.attname) for f in Customer._meta.fields
+    }
+    assert customer.modified_date == expected.modified_date  # converters ran: aware, typed
+    assert (type(related), related.pk, related.name) == (Channel, channel.pk, channel.name)
+    assert query.annotation(row, "marker") == 7
+    assert not customer._state.adding  # from_db: a saved row
+
+
+def test_a_redis_cache_builds_its_client_with_the_class_given() -> None:
+    built: list[tuple[Any, ...]] = []
+
+    class Client:
+        def __init__(self, servers: list[str], **options: Any) -> None:
+            built.append((servers, options))
+
+    cache = RedisCache("redis://127.0.0.1:6379/0", {"OPTIONS": {"socket_timeout": 0.1}})
+    internals.use_redis_client(cache, Client)
+
+    assert isinstance(cache._cache, Client)
+    assert built == [(["redis://127.0.0.1:6379/0"], {"socket_timeout": 0.1})]
+
+
+@pytest.mark.django_db
+def test_remembered_permissions_answer_has_perm_without_a_query() -> None:
+    user = User.objects.create_user("reader")
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    assert internals.remembered_permissions(user) is None
+
+    internals.remember_permissions(user, {"customers.view_channel"})
+    with CaptureQueriesContext(connection) as queries:
+        allowed = (
+            user.has_perm("customers.view_channel"),
+            user.has_perm("customers.view_customer"),
+        )
+
+    assert allowed == (True, False)  # the remembered set, not the database's
+    assert len(queries) == 0
+
+
+@pytest.mark.django_db
+def test_modelbackend_keeps_the_permission_set_where_it_is_remembered() -> None:
+    """ModelBackend's own cache, which the cached backend fills and reads: the same place."""
+    user = User.objects.create_user("reader")
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    user = User.objects.get(pk=user.pk)
+
+    assert user.has_perm("customers.view_customer")
+    assert internals.remembered_permissions(user) == {"customers.view_customer"}
+
+
+def test_each_filterset_gets_its_own_filters_without_their_form_fields() -> None:
+    """FilterSet.__init__ deep-copies base_filters (FilterCopies makes that one level), and
+    a filter's form field is cached in ``_field``, which copies must not share."""
+    CustomerFilterSet.base_filters["email"].field  # noqa: B018 (caches the class's field)
+    first = CustomerFilterSet({"email": "a@example.com"}, Customer.objects.none())
+    second = CustomerFilterSet({"email": "b@example.com"}, Customer.objects.none())
+
+    assert isinstance(CustomerFilterSet.base_filters, internals.FilterCopies)
+    assert first.filters["email"] is not second.filters["email"]
+    assert first.filters["email"] is not CustomerFilterSet.base_filters["email"]
+    assert first.filters["email"].field is not second.filters["email"].field
+    assert first.filters["email"].field is not CustomerFilterSet.base_filters["email"].field
+    assert first.filters["email"].parent is first  # the copy belongs to its FilterSet
+
+
+def test_a_filter_form_uses_the_fields_its_filterset_made_without_copying_them() -> None:
+    """Django's form deep-copies its class's base_fields; FreshFields hands them over as
+    they are, and each FilterSet's form class (hence its fields) is its own."""
+    first = CustomerFilterSet({}, Customer.objects.none())
+    second = CustomerFilterSet({}, Customer.objects.none())
+
+    assert isinstance(type(first.form).base_fields, internals.FreshFields)
+    assert first.form.fields["email"] is type(first.form).base_fields["email"]
+    assert first.form.fields["email"] is not second.form.fields["email"]
+
+
+def test_a_form_cleans_the_fields_it_holds_when_full_clean_runs() -> None:
+    """FilterForm narrows ``fields`` around Form.full_clean: Django must read them then."""
+
+    class Refusing(forms.CharField):
+        def clean(self, value: Any) -> Any:
+            raise forms.ValidationError("cleaned")
+
+    class Form(FilterForm):
+        given = forms.CharField(required=False)
+        absent = Refusing(required=False)
+
+    form = Form({"given": "x"})
+
+    assert form.is_valid()
+    assert form.cleaned_data == {"given": "x"}
+    assert list(form.fields) == ["given", "absent"]  # all of them again, for rendering
+
+
+def test_drf_excel_reads_its_settings_as_the_project_does(settings: Settings) -> None:
+    settings.DRF_EXCEL_INTEGER_FORMAT = "0.0"
+
+    assert internals.drf_excel_setting("INTEGER_FORMAT") == "0.0"
+    assert internals.drf_excel_setting("DATE_FORMAT") is None
