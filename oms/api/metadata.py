@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.encoding import force_str
+from django.utils.functional import Promise
 from django_filters import Filter, FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
@@ -97,5 +98,15 @@ def describe_filter(filter_: Filter, options: FilterOptions) -> dict[str, Any]:
         "field_name": filter_.field_name,
         "type": options.types.get(filter_.field_name) or FILTER_TYPES[filter_.field],
         "lookup_expr": [filter_.lookup_expr],
-        "extra": dict(filter_.extra),
+        "extra": {name: value for name, value in filter_.extra.items() if is_data(value)},
     }
+
+
+def is_data(value: Any) -> bool:
+    """Whether a filter's ``extra`` value is data a client can read (text, numbers, choices),
+    not a rendering or query detail (a widget class, a queryset) JSON cannot hold."""
+    if isinstance(value, list | tuple):
+        return all(is_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(is_data(item) for item in value.values())
+    return value is None or isinstance(value, str | int | float | bool | Promise)
