@@ -8,26 +8,49 @@ DEMO_USER ?= demo
 # `make run` is for local development: DEBUG on, SQLite unless DATABASE_URL is set.
 RUN_ENV := DEBUG=true LOG_FORMAT=plain
 
-.PHONY: install connectors run serve test soak lint format check-deploy bench bench-smoke clean
+.PHONY: install connectors lock upgrade run serve test soak lint format check-deploy bench \
+	bench-smoke clean
+
+# Every environment installs a lock compiled with hashes, so each machine gets exactly the
+# versions CI tested.
+LOCKS := requirements/base.txt requirements/dev.txt
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# pip-sync removes what an older lock installed (the venv is kept: it holds the connectors'
+# one). The project goes in last, without dependencies, built by the locked setuptools.
+$(VENV)/.installed: pyproject.toml $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip-sync --quiet --pip-args '--require-hashes' requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# The BI tools the shipped connectors are tested with (connectors/requirements.txt), in an
+# The BI tools the shipped connectors are tested with (connectors/requirements.in), in an
 # environment of their own: their dependencies conflict with the service's.
 CONNECTORS := $(VENV)/connectors
 connectors: $(CONNECTORS)/.installed
 
+# Rebuilt from empty (--clear) whenever its lock changes, so it holds that lock alone.
 $(CONNECTORS)/.installed: connectors/requirements.txt | install
-	$(PYTHON) -m venv $(CONNECTORS)
-	$(CONNECTORS)/bin/python -m pip install --quiet --upgrade pip
-	$(CONNECTORS)/bin/python -m pip install --quiet -r connectors/requirements.txt
+	$(PYTHON) -m venv --clear $(CONNECTORS)
+	$(CONNECTORS)/bin/python -m pip install --quiet --require-hashes -r connectors/requirements.txt
 	touch $@
+
+# Recompile the locks after editing pyproject.toml or connectors/requirements.in; current
+# pins stay unless a range now excludes them. The dev lock is constrained by the runtime
+# one, so the packages they share have one version. Index options stay out of the files.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(UPGRADE)
+lock: install
+	$(PIP_COMPILE) --build-deps-for wheel -o requirements/base.txt pyproject.toml
+	$(PIP_COMPILE) --build-deps-for editable --extra dev -c requirements/base.txt \
+		-o requirements/dev.txt pyproject.toml
+	$(PIP_COMPILE) -o connectors/requirements.txt connectors/requirements.in
+
+# Every package to the newest version its range admits, or only those named: P="django redis".
+upgrade: UPGRADE = $(if $(P),$(addprefix --upgrade-package ,$(P)),--upgrade)
+upgrade: lock
 
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
