@@ -1,8 +1,8 @@
 """The image installs every package the project ships: the Dockerfile copies each package
 pyproject.toml includes (a package left out installs, and fails only when first imported),
 and the wheel carries the data files the code reads. Installs are reproducible: `make
-install` and `make connectors` install pip-compile locks with hashes checked, and the locks
-pin every declared requirement inside its range."""
+install`, `make connectors` and the image install pip-compile locks with hashes checked, and
+the locks pin every declared requirement inside its range."""
 
 import re
 import shlex
@@ -38,8 +38,10 @@ def test_the_dockerfile_copies_every_package_pyproject_includes() -> None:
 
 
 def test_the_wheel_carries_its_migrations_and_data_files(tmp_path: Path) -> None:
+    # Built as the image builds it: by the locked setuptools, without build isolation.
+    build = ["pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", *build, str(ROOT)],
         check=True,
         capture_output=True,
     )
@@ -168,6 +170,14 @@ def source(install: list[str]) -> str:
     if targets == ["."] and not files and {"--no-deps", "--no-build-isolation"} <= set(install):
         return "the project alone"
     return "unlocked: " + shlex.join(install)
+
+
+def test_the_image_installs_the_runtime_lock_then_the_project_alone() -> None:
+    run_lines = "\n".join(
+        line for line in DOCKERFILE.replace("\\\n", " ").splitlines() if line.startswith("RUN ")
+    )
+    installs = [source(install) for install in pip_installs(run_lines)]
+    assert installs == [RUNTIME_LOCK, "the project alone"]
 
 
 def test_make_installs_the_locks_then_the_project_alone(tmp_path: Path) -> None:
