@@ -11,8 +11,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# The runtime lock, hashes checked: the versions CI tested. A layer of its own, rebuilt only
-# when the lock changes.
+# The runtime lock, hashes checked: the versions CI tested (docs/dependencies.md). A layer of
+# its own, rebuilt only when the lock changes.
 COPY requirements/base.txt ./requirements/
 RUN python -m pip install --require-hashes -r requirements/base.txt
 COPY pyproject.toml README.md ./

@@ -12,7 +12,7 @@ RUN_ENV := DEBUG=true LOG_FORMAT=plain
 	bench-smoke clean
 
 # Every environment installs a lock compiled with hashes, so each machine gets exactly the
-# versions CI tested.
+# versions CI tested (docs/dependencies.md).
 LOCKS := requirements/base.txt requirements/dev.txt
 
 install: $(VENV)/.installed

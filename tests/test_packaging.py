@@ -2,7 +2,7 @@
 pyproject.toml includes (a package left out installs, and fails only when first imported),
 and the wheel carries the data files the code reads. Installs are reproducible: `make
 install`, `make connectors` and the image install pip-compile locks with hashes checked, and
-the locks pin every declared requirement inside its range."""
+the locks pin every declared requirement inside its range (docs/dependencies.md)."""
 
 import re
 import shlex
