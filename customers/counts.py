@@ -279,7 +279,7 @@ class _Bound:
         return _Bound(self.value, not self.inclusive)
 
 
-Condition = tuple[str, object]  # SQL with one placeholder, and its parameter
+Condition = tuple[str, Any]  # SQL with one placeholder, and its parameter
 
 
 def _at_least(column: str, bound: _Bound) -> Condition:
@@ -364,7 +364,8 @@ class _Plan:
         low_bucket = None if lower is None else buckets.of(lower.value)
         high_bucket = None if upper is None else buckets.of(upper.value)
         one_bucket = lower is not None and upper is not None and low_bucket == high_bucket
-        if one_bucket and buckets.share(upper.value) - buckets.share(lower.value) <= 0.5:
+        narrow = lower and upper and buckets.share(upper.value) - buckets.share(lower.value) <= 0.5
+        if one_bucket and lower and upper and narrow:
             first = stop = low_bucket  # a narrow range: its rows are counted
             cut(1, low_bucket, lower, upper)
         else:
@@ -393,7 +394,7 @@ class _Plan:
         channels = [] if channel_ids is None else [("channel_id = ANY(%s)", sorted(channel_ids))]
         return cls(buckets, whole, edges, channels)
 
-    def total(self) -> tuple[str, list[object]]:
+    def total(self) -> tuple[str, list[Any]]:
         """The count's query: a scalar subquery per part, each summing or counting in an
         index-only scan (cheaper than passing the counter rows through a union)."""
         sql, params = _select("coalesce(sum(n), 0)", self.buckets.table, self.whole + self.channels)
@@ -406,7 +407,7 @@ class _Plan:
             params += edge_params
         return f"SELECT {' '.join(terms)}", params
 
-    def per_bucket(self) -> tuple[str, list[object]]:
+    def per_bucket(self) -> tuple[str, list[Any]]:
         """SQL rows ``(bucket, n)``: ``n`` summed per bucket is its customers in the range."""
         key, table = self.buckets.key, self.buckets.table
         sql, params = _select(f"{key}, n", table, self.whole + self.channels)
@@ -422,6 +423,6 @@ class _Plan:
         return " UNION ALL ".join(parts), params
 
 
-def _select(columns: str, table: str, conditions: list[Condition]) -> tuple[str, list[object]]:
+def _select(columns: str, table: str, conditions: list[Condition]) -> tuple[str, list[Any]]:
     where = " AND ".join(sql for sql, _ in conditions) or "TRUE"
     return f"SELECT {columns} FROM {table} WHERE {where}", [p for _, p in conditions]

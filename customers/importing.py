@@ -164,12 +164,12 @@ def read_csv(text: TextIO) -> Reading:
                 yield RawRow(line, {}, blank=True)
                 continue
             values: dict[str, str | None] = dict(zip(columns, cells, strict=False))
-            error = None
+            problem = None
             if len(cells) != len(columns):
-                error = f"{len(cells)} values for {len(columns)} columns"
+                problem = f"{len(cells)} values for {len(columns)} columns"
                 if last > line:
-                    error += f" (lines {line}-{last}: a quoted value spans them)"
-            yield RawRow(line, values, error, last)
+                    problem += f" (lines {line}-{last}: a quoted value spans them)"
+            yield RawRow(line, values, problem, last)
 
     return Reading(columns, 1, rows())
 
@@ -219,8 +219,8 @@ def jsonl_rows(text: TextIO) -> Iterator[RawRow]:
         wrong = [
             key for key in IMPORTED_COLUMNS if isinstance(document.get(key), bool | list | dict)
         ]
-        error = "; ".join(f"{key}: expected a string, a number or null" for key in wrong)
-        yield RawRow(line, values, error or None)
+        problem = "; ".join(f"{key}: expected a string, a number or null" for key in wrong)
+        yield RawRow(line, values, problem or None)
 
 
 def json_scalar(value: Any) -> str | None:

@@ -2,7 +2,7 @@
 records them, see the app's migration), and a user reads the deletions of the models it
 may view."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model
 
 # content_type (the model's name) -> the model.
@@ -10,10 +10,10 @@ FEEDS: dict[str, type[Model]] = {}
 
 
 def register(model: type[Model]) -> None:
-    FEEDS[model._meta.model_name] = model
+    FEEDS[model._meta.label_lower.partition(".")[2]] = model  # the model's name
 
 
-def readable_content_types(user: AbstractBaseUser | AnonymousUser) -> list[str]:
+def readable_content_types(user: User | AnonymousUser) -> list[str]:
     """The content types whose model ``user`` has the ``view`` permission of."""
     return [
         content_type

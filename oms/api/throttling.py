@@ -161,7 +161,7 @@ class ScopedRateThrottle(BaseThrottle):
 def scope_rate(scope: str) -> str:
     """The scope's rate, read per request so that settings changes (and tests) apply."""
     try:
-        return api_settings.DEFAULT_THROTTLE_RATES[scope]
+        return str(api_settings.DEFAULT_THROTTLE_RATES[scope])
     except KeyError:
         raise ImproperlyConfigured(f"No throttle rate for the scope {scope!r}.") from None
 

@@ -17,7 +17,13 @@ from collections.abc import Iterable, Iterator
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 
 ROW_COUNT_HEADER = "X-Row-Count"
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -95,7 +101,7 @@ def spooled_response(
     content_type: str,
     filename: str,
     immutable: bool = False,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The whole file (200), or the byte range asked for (206; 416 beyond the end).
 
     ``immutable`` files (a finished export job's) answer any ``Range``. A file written anew
@@ -110,7 +116,8 @@ def spooled_response(
         "Accept-Ranges": "bytes",
     }
     wanted = requested_range(request, spool, immutable)
-    if wanted == "unsatisfiable":
+    response: HttpResponseBase
+    if wanted == UNSATISFIABLE:
         response = HttpResponse(
             status=416, headers={**headers, "Content-Range": f"bytes */{spool.size}"}
         )
@@ -135,10 +142,12 @@ def spooled_response(
     return response
 
 
-def requested_range(
-    request: HttpRequest, spool: Spool, immutable: bool
-) -> tuple[int, int] | str | None:
-    """(first, last) byte of a single ``Range`` to answer; None: the whole file."""
+UNSATISFIABLE = (-1, -1)  # a Range the file cannot answer: 416
+
+
+def requested_range(request: HttpRequest, spool: Spool, immutable: bool) -> tuple[int, int] | None:
+    """(first, last) byte of a single ``Range`` to answer, ``UNSATISFIABLE``, or None: the
+    whole file."""
     header = request.META.get("HTTP_RANGE", "")
     match = RANGE.fullmatch(header.strip())
     if match is None:  # none, several ranges, or another unit: the whole file (allowed)
@@ -151,10 +160,10 @@ def requested_range(
         return None
     if not first:  # the last N bytes
         length = min(int(last), spool.size)
-        return (spool.size - length, spool.size - 1) if length else "unsatisfiable"
+        return (spool.size - length, spool.size - 1) if length else UNSATISFIABLE
     start = int(first)
     if start >= spool.size:
-        return "unsatisfiable"
+        return UNSATISFIABLE
     end = min(int(last), spool.size - 1) if last else spool.size - 1
     return (start, end) if end >= start else None
 

@@ -23,7 +23,8 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections
-from django.db.models import CharField, F, Func, QuerySet
+from django.db.models import CharField, F, Func, Model, QuerySet
+from django.db.models import Field as ModelField
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -86,7 +87,7 @@ NEVER_TEXT = (
 class RowSerializer:
     """A list serializer's rows as tuples: the columns to fetch and how to format them."""
 
-    def __init__(self, serializer: serializers.Serializer) -> None:
+    def __init__(self, serializer: serializers.ModelSerializer) -> None:
         model = serializer.Meta.model
         fields = serializer.fields
         self.header: list[str] = list(fields)
@@ -173,17 +174,18 @@ class RowBatch:
         return [dict(zip(header, row, strict=True)) for row in self.api_values()]
 
 
-def column_of(model: type, name: str, field: serializers.Field) -> str:
+def column_of(model: type[Model], name: str, field: serializers.Field) -> str:
     """The database column behind a flat serializer field (``channel`` -> ``channel_id``)."""
     source = field.source or name
     if "." in source or source == "*":
         raise ImproperlyConfigured(f"RowSerializer cannot fetch the nested field {name!r}.")
     try:
-        return model._meta.get_field(source).attname
-    except FieldDoesNotExist as error:
-        raise ImproperlyConfigured(
-            f"RowSerializer supports model fields only, not {name!r}."
-        ) from error
+        model_field = model._meta.get_field(source)
+    except FieldDoesNotExist:
+        model_field = None
+    if not isinstance(model_field, ModelField):  # missing, or a reverse relation
+        raise ImproperlyConfigured(f"RowSerializer supports model fields only, not {name!r}.")
+    return model_field.attname
 
 
 # to_char pads years to four digits, where strftime (DRF) writes years before 1000

@@ -135,7 +135,7 @@ class Styles:
 
     def xml(self) -> str:
         """The style sheet: a cell format per number format, built-in ones by their id."""
-        custom = []
+        custom: list[str] = []
         xfs = ['<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>']
         for number_format in self.formats:
             format_id = BUILTIN_FORMATS_REVERSE.get(number_format)
