@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import OutputWrapper
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Field, ForeignKey
 from django.utils import timezone
 
 from channels.models import Channel
@@ -34,7 +34,9 @@ from oms.tabular.formulas import restore_formula
 API_COLUMNS = ["id", "created_date", "modified_date", "omnitron_id", "email", "first_name",
                "last_name", "phone_number", "erp_code", "channel"]  # fmt: skip
 IMPORTED_COLUMNS = API_COLUMNS[3:]
-FIELDS: dict[str, Field] = {column: Customer._meta.get_field(column) for column in IMPORTED_COLUMNS}
+FIELDS: dict[str, Field] = {
+    field.name: field for field in Customer._meta.concrete_fields if field.name in IMPORTED_COLUMNS
+}
 # What an upsert may change, and so what tells an unchanged customer: never created_date.
 COMPARED = [FIELDS[column].attname for column in IMPORTED_COLUMNS if column != "omnitron_id"]
 UPDATED = [*COMPARED, "modified_date"]
@@ -268,7 +270,7 @@ def clean_value(field: Field, value: str | None) -> Any:
         check_encodable(value)
         if field.empty_strings_allowed:  # text: the export's spreadsheet mark comes off
             value = restore_formula(value)
-    if field.is_relation:
+    if isinstance(field, ForeignKey):
         # ForeignKey.clean() would look the channel up, row by row; missing channels are
         # created instead, so only the id itself is checked (type and range).
         return field.target_field.clean(value, None)

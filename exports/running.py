@@ -39,11 +39,26 @@ class JobScope:
     channel_ids: frozenset[int]
 
 
+class ReplayedRequest(HttpRequest):
+    """The request a job replays: the export's, as the job's user made it."""
+
+    def __init__(self, job: ExportJob) -> None:
+        super().__init__()
+        self.job = job
+        self.method = "GET"
+        self.path = self.path_info = reverse(job.view)
+        self.GET = QueryDict(job.query)
+        self.META = {"SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_ACCEPT": "*/*"}
+
+
 class JobAuthentication(BaseAuthentication):
     """The replayed request's user: the job's."""
 
     def authenticate(self, request: Request) -> tuple[Any, JobScope] | None:
-        job: ExportJob = request._request.oms_export_job
+        replayed = request._request
+        if not isinstance(replayed, ReplayedRequest):
+            return None
+        job = replayed.job
         return job.user, JobScope(frozenset(job.channel_ids))
 
 
@@ -53,13 +68,8 @@ def job_path(job: ExportJob) -> Path:
 
 def replay(job: ExportJob) -> Any:
     """The export view's response to the job's request."""
-    request = HttpRequest()
-    request.method = "GET"
-    request.path = request.path_info = reverse(job.view)
-    request.GET = QueryDict(job.query)
-    request.META = {"SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_ACCEPT": "*/*"}
-    request.oms_export_job = job
-    view_class = resolve(request.path).func.view_class
+    request = ReplayedRequest(job)
+    view_class = resolve(request.path).func.view_class  # type: ignore[attr-defined]
     view = view_class.as_view(authentication_classes=[JobAuthentication], throttle_classes=[])
     return view(request)
 
@@ -78,7 +88,10 @@ def run(job: ExportJob) -> None:
         return
     path = job_path(job)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with response.file_to_stream as source, path.open("wb") as target:
+    source = response.file_to_stream
+    if source is None:  # a FileResponse of the export's spool always has its file
+        raise ValueError("The export's response has no file.")
+    with source, path.open("wb") as target:
         shutil.copyfileobj(source, target, 1024 * 1024)
     job.status = ExportJob.Status.DONE
     job.content_type = response["Content-Type"]

@@ -1,16 +1,20 @@
 """Export jobs in the OMS's Exports style: create one with an export's query parameters,
 poll it, download its file (ranges welcome: it never changes), until it expires."""
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth.models import User
 from django.http import Http404, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,13 +41,21 @@ class Expired(APIException):
 class JSONAnswers(BaseContentNegotiation):
     """A job is JSON, whatever ``format`` the export it describes is in."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        return renderers[0], renderers[0].media_type
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+def requesting_user(request: Request) -> User:
+    """The request's user, whom the view's permission has authenticated."""
+    if not isinstance(request.user, User):
+        raise NotAuthenticated
+    return request.user
 
 
 class CreatePermission(ModelViewPermission):
@@ -77,7 +89,7 @@ class ExportJobCreateView(APIView):
         job = ExportJob.objects.create(
             view=self.export_url_name,
             query=request.query_params.urlencode(),
-            user=request.user,
+            user=requesting_user(request),
             channel_ids=channel_ids,
         )
         body = ExportJobSerializer(job, context={"request": request}).data
@@ -96,20 +108,20 @@ class ExportJobCreateView(APIView):
             raise ValidationError(filterset.errors)
 
 
-class OwnJobMixin:
+class OwnJobView(APIView):
     """A job of the requesting user's; anyone else's is a 404 (the permission was checked
     when the job was created)."""
 
     permission_classes = [IsAuthenticated]
 
     def get_job(self, request: Request, job_id: UUID) -> ExportJob:
-        job = ExportJob.objects.filter(pk=job_id, user=request.user).first()
+        job = ExportJob.objects.filter(pk=job_id, user=requesting_user(request)).first()
         if job is None:
             raise Http404
         return job
 
 
-class ExportJobDetailView(OwnJobMixin, APIView):
+class ExportJobDetailView(OwnJobView):
     """Where an export job stands."""
 
     renderer_classes = [JSONRenderer]
@@ -120,7 +132,7 @@ class ExportJobDetailView(OwnJobMixin, APIView):
         return Response(ExportJobSerializer(job, context={"request": request}).data)
 
 
-class ExportJobFileView(OwnJobMixin, APIView):
+class ExportJobFileView(OwnJobView):
     """A finished job's file, with its length, rows and SHA-256; byte ranges are answered
     (206), the file never changes. 409 until the job is done, 410 once it has expired."""
 
@@ -140,7 +152,9 @@ class ExportJobFileView(OwnJobMixin, APIView):
         path = job_path(job)
         if not path.exists():
             raise Expired("The export job's file has expired; create the job again.")
-        spool = Spool.stored(path.open("rb"), rows=job.rows, size=job.size, sha256=job.sha256)
+        spool = Spool.stored(
+            path.open("rb"), rows=job.rows or 0, size=job.size or 0, sha256=job.sha256
+        )
         return spooled_response(
             request, spool, content_type=job.content_type, filename=job.filename, immutable=True
         )

@@ -70,6 +70,8 @@ class EstimatedCountPaginator(Paginator):
 
     def estimated_table_rows(self) -> int | None:
         queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return None
         connection = connections[queryset.db]
         if connection.vendor != "postgresql" or queryset.query.where:
             return None

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework.authtoken.models import TokenProxy
 
-from tokens.models import APIToken
+from tokens.models import APIToken, APITokenQuerySet
 
 # DRF's token admin lists keys in plain text. It is imported above, so registered whatever
 # the order of INSTALLED_APPS, to be taken out here.
@@ -29,8 +29,9 @@ class APITokenAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["user"]
     search_fields = ["name", "=prefix", "user__username"]
-    fields = ["user", "name", "prefix", "channels", "created", "expires", "last_used", "revoked"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "user", "name", "prefix", "channels", "created", "expires", "last_used", "revoked"
+    )  # fmt: skip
     actions = ["revoke"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -48,6 +49,6 @@ class APITokenAdmin(admin.ModelAdmin):
         return token.status()
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def revoke(self, request: HttpRequest, queryset: APITokenQuerySet) -> None:
         revoked = queryset.revoke()
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from itertools import count
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from channels.models import Channel
@@ -20,7 +20,7 @@ def new_key() -> str:
 
 
 def issue(
-    user: AbstractBaseUser,
+    user: User,
     *,
     name: str | None = None,
     expires: datetime | None = None,
@@ -46,7 +46,7 @@ def issue(
     return token, key
 
 
-def default_name(user: AbstractBaseUser) -> str:
+def default_name(user: User) -> str:
     """``token-<n>``, n one more than the user's token count unless that name is taken."""
     taken = set(APIToken.objects.filter(user=user).values_list("name", flat=True))
     return next(name for n in count(len(taken) + 1) if (name := f"token-{n}") not in taken)

@@ -21,9 +21,11 @@ Two rules make the walk safe:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
 from django.core import signing
@@ -109,7 +111,7 @@ class CursorCodec:
     def encode(self, position: Position) -> str:
         if not position.values:
             return ""  # the start
-        payload = {
+        payload: dict[str, Any] = {
             "o": position.sort,
             "v": [
                 value.isoformat() if isinstance(value, datetime) else value
@@ -194,16 +196,15 @@ def after(position: Position, *, reverse: bool = False) -> Q:
     ``(a, b) > (x, y)`` as ``a >= x AND (a > x OR (a = x AND b > y))``: the leading bound
     lets the database start an index scan at the position, portably.
     """
-    ahead: Q | None = None
+    steps = []
     equal = Q()
     for key, value in zip(position.keys, position.values, strict=True):
         lookup = "lt" if key.descending != reverse else "gt"
-        step = equal & Q(**{f"{key.name}__{lookup}": value})
-        ahead = step if ahead is None else ahead | step
+        steps.append(equal & Q(**{f"{key.name}__{lookup}": value}))
         equal &= Q(**{key.name: value})
     first = position.keys[0]
     bound = "lte" if first.descending != reverse else "gte"
-    return Q(**{f"{first.name}__{bound}": position.values[0]}) & ahead
+    return Q(**{f"{first.name}__{bound}": position.values[0]}) & reduce(operator.or_, steps)
 
 
 @dataclass

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from django_filters import Filter, FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
@@ -25,7 +27,7 @@ if TYPE_CHECKING:  # DRF's settings import these modules while loading views
     from rest_framework.views import APIView
 
 # Filter types by form field class; the most specific class wins.
-FILTER_TYPES = ClassLookupDict(
+FILTER_TYPES: ClassLookupDict = ClassLookupDict(
     {
         forms.Field: "string",
         forms.BooleanField: "boolean",
@@ -47,10 +49,15 @@ class ListMetadata(SimpleMetadata):
     """
 
     label_lookup = ClassLookupDict(
-        {**SimpleMetadata.label_lookup.mapping, serializers.PrimaryKeyRelatedField: "pk field"}
+        {
+            **SimpleMetadata.label_lookup.mapping,
+            serializers.PrimaryKeyRelatedField: "pk field",  # type: ignore[dict-item]
+        }
     )
 
     def determine_metadata(self, request: Request, view: APIView) -> dict[str, Any]:
+        if not isinstance(view, GenericAPIView):
+            raise ImproperlyConfigured(f"{type(self).__name__} describes list views only.")
         return {
             "name": self.get_name(request, view),
             "renders": [
@@ -69,7 +76,7 @@ class ListMetadata(SimpleMetadata):
         url_name = getattr(request.resolver_match, "url_name", None)
         return url_name or view.get_view_name()
 
-    def get_filters_info(self, view: APIView) -> list[dict[str, Any]]:
+    def get_filters_info(self, view: GenericAPIView) -> list[dict[str, Any]]:
         filterset_class = DjangoFilterBackend().get_filterset_class(view, view.get_queryset())
         if filterset_class is None:
             return []

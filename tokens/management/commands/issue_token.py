@@ -2,9 +2,7 @@ from argparse import ArgumentParser
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -61,9 +59,9 @@ class Command(BaseCommand):
         self.stdout.write(key)
 
 
-def reader(username: str) -> AbstractBaseUser:
+def reader(username: str) -> User:
     """The user, created without a usable password if missing, with read access to customers."""
-    user, created = get_user_model().objects.get_or_create(username=username)
+    user, created = User.objects.get_or_create(username=username)
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
