@@ -10,8 +10,10 @@ from rest_framework.permissions import AllowAny
 # along would otherwise turn them into a 401.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
-# A server error in JSON, as the API's other errors are, with nothing of its cause.
+# A server error in JSON, as the API's other errors are, with nothing of its cause; a URL
+# that matches no route in JSON too.
 handler500 = "oms.api.exceptions.server_error"
+handler404 = "oms.api.exceptions.page_not_found"
 
 urlpatterns = [
     # "schema": the name by which the viewers find the schema.

@@ -1,5 +1,5 @@
-"""Response headers that keep customer data out of caches and pages out of frames, and
-server errors that say nothing of their cause."""
+"""Response headers that keep customer data out of caches and pages out of frames, server
+errors that say nothing of their cause, and URLs that match no route answered in JSON."""
 
 import pytest
 from django.contrib.auth.models import User
@@ -129,3 +129,14 @@ def test_a_server_error_is_json_without_a_trace_or_sql(
     body = response.content.decode()
     for leak in ("Traceback", "SELECT", "customers_customer", "unexpected", ".py"):
         assert leak not in body
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/oms/export-jobs/not-a-uuid/", "/api/v1/oms/nothing/", "/nothing"]
+)
+def test_a_url_that_matches_no_route_is_a_json_404(url: str) -> None:
+    response = Client().get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}

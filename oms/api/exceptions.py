@@ -1,6 +1,7 @@
 """How API errors are answered beyond DRF's own: a query cancelled by the statement timeout
 (see ``REQUEST_STATEMENT_TIMEOUT_MS``) and a database that cannot be reached are 503s the
-client can act on, and a server error is a JSON 500 that says nothing of its cause."""
+client can act on, a server error is a JSON 500 that says nothing of its cause, and a URL
+that matches no route is a JSON 404."""
 
 import logging
 from typing import Any
@@ -74,3 +75,9 @@ def is_query_canceled(exc: BaseException) -> bool:
 def server_error(request: HttpRequest) -> JsonResponse:
     """``handler500``: JSON, and no traceback, SQL or exception text."""
     return JsonResponse({"detail": "Server error."}, status=500)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """``handler404``: a URL that matches no route (``/export-jobs/<not a UUID>/``) is
+    answered in JSON, as the API's own 404s are."""
+    return JsonResponse({"detail": "Not found."}, status=404)
