@@ -26,6 +26,7 @@ from oms.api.authentication import readable_channels
 from oms.api.permissions import ModelViewPermission
 from oms.api.renderers import JSONRenderer
 from oms.http.downloads import Spool, spooled_response
+from oms.tabular.renderers import XLSX_MEDIA_TYPE
 
 
 class NotFinished(APIException):
@@ -98,8 +99,9 @@ class ExportJobCreateView(APIView):
     def check_filters(self, request: Request) -> None:
         """A 400 now for what the export would refuse later: invalid filters, a format
         that is no export format."""
-        export_format = request.query_params.get("format", "csv")
         formats = [renderer.format for renderer in self.export_view.renderer_classes]
+        # An empty format is ignored, as the export ignores it: the first one then.
+        export_format = request.query_params.get("format") or formats[0]
         if export_format not in formats:
             raise ValidationError({"format": [f"Export formats: {', '.join(formats)}."]})
         filterset_class = self.export_view.filterset_class
@@ -132,17 +134,30 @@ class ExportJobDetailView(OwnJobView):
         return Response(ExportJobSerializer(job, context={"request": request}).data)
 
 
+# What a job's file is, by the format of its export.
+FILE_BODIES = {"text/csv": OpenApiTypes.STR, XLSX_MEDIA_TYPE: OpenApiTypes.BINARY}
+
+
 class ExportJobFileView(OwnJobView):
     """A finished job's file, with its length, rows and SHA-256; byte ranges are answered
     (206), the file never changes. 409 until the job is done, 410 once it has expired."""
 
+    # The file is what the job wrote, whatever `format` or Accept a request names; errors
+    # are JSON (a spreadsheet renderer cannot write one).
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONAnswers
+    error_responses = {
+        "409": ("ErrorDetail", "The job is not done (or failed)."),
+        "410": ("ErrorDetail", "The job's file has expired."),
+    }
+
     @extend_schema(
         responses={
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            206: OpenApiResponse(description="The byte range asked for."),
-            409: OpenApiResponse(description="The job is not done (or failed)."),
-            410: OpenApiResponse(description="The job's file has expired."),
+            **{(200, media_type): body for media_type, body in FILE_BODIES.items()},
+            **{
+                (206, media_type): OpenApiResponse(body, description="The byte range asked for.")
+                for media_type, body in FILE_BODIES.items()
+            },
         }
     )
     def get(self, request: Request, job_id: UUID) -> HttpResponseBase:

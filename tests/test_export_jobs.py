@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import User
@@ -104,6 +105,30 @@ def test_a_job_the_export_would_refuse_is_a_400_at_once(
     assert response.status_code == 400
     assert field in response.json()
     assert not ExportJob.objects.exists()
+
+
+@pytest.mark.usefixtures("customers")
+def test_an_empty_format_is_the_exports_default(api_client: APIClient) -> None:
+    job = api_client.post(f"{JOBS_URL}?format=&sort=").json()
+    run_next()
+
+    file = api_client.get(api_client.get(job["url"]).json()["file"])
+
+    assert file["Content-Type"] == "text/csv; charset=utf-8"
+
+
+@pytest.mark.parametrize("query", ["", "?format=xls", "?format=csv", "?format=html"])
+def test_a_files_errors_are_json_whatever_format_is_asked(
+    api_client: APIClient, query: str
+) -> None:
+    missing = api_client.get(f"/api/v1/oms/export-jobs/{uuid4()}/file/{query}")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not found."})
+
+    pending = api_client.post(JOBS_URL).json()
+    response = api_client.get(f"{pending['url']}file/{query}", HTTP_ACCEPT="application/xls")
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The export job is pending, not done."}
 
 
 def test_jobs_need_the_exports_permission_and_are_their_owners_alone(
