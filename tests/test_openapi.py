@@ -31,7 +31,8 @@ from customers.models import Customer
 from customers.serializers import CustomerSimpleSerializer
 from customers.views import CustomerListSimpleView
 from oms.api.filters import INT64_MAX, INT64_MIN, DateTimeFilter, IntegerFilter, SortFilter
-from oms.tabular.renderers import XLSX_MEDIA_TYPE
+from oms.api.renderers import BrowsableAPIRenderer, JSONRenderer
+from oms.tabular.renderers import XLSX_MEDIA_TYPE, CSVRenderer, XLSRenderer
 from tests.conftest import LIST_URL
 from tokens.issuing import issue
 
@@ -169,10 +170,18 @@ def test_every_api_view_is_in_the_schema(schema: dict[str, Any]) -> None:
 def test_list_responses(operation: dict[str, Any], schema: dict[str, Any]) -> None:
     responses = operation["responses"]
     content = responses["200"]["content"]
-    assert list(content) == ["application/json", "text/csv", "application/xls", XLSX_MEDIA_TYPE]
+    # JSON first: what a client that reads only the first media type gets.
+    assert list(content) == [
+        "application/json",
+        "text/csv",
+        "application/xls",
+        XLSX_MEDIA_TYPE,
+        "text/html",
+    ]
     assert content["text/csv"]["schema"] == {"type": "string"}
     for media_type in ("application/xls", XLSX_MEDIA_TYPE):
         assert content[media_type]["schema"] == {"type": "string", "format": "binary"}
+    assert content["text/html"]["schema"] == {"type": "string"}  # the browsable API's page
 
     page = resolve(content["application/json"]["schema"], schema)
     assert list(page["properties"]) == ["count", "next", "previous", "results"]
@@ -181,8 +190,9 @@ def test_list_responses(operation: dict[str, Any], schema: dict[str, Any]) -> No
     assert customer["created_date"]["format"] == customer["modified_date"]["format"] == "date-time"
 
     assert set(responses) >= ERROR_CODES
-    for code in ERROR_CODES:
-        assert list(responses[code]["content"]) == ["application/json"], code
+    for code in ERROR_CODES:  # the browsable API shows errors on its page
+        assert list(responses[code]["content"]) == ["application/json", "text/html"], code
+        assert responses[code]["content"]["text/html"]["schema"] == {"type": "string"}
     errors = resolve(responses["400"]["content"]["application/json"]["schema"], schema)
     assert errors["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
     for code in ERROR_CODES - {"400"}:
@@ -196,6 +206,33 @@ def list_responses(**initkwargs: Any) -> dict[str, Any]:
     patterns = [path("customers/", CustomerListSimpleView.as_view(**initkwargs))]
     schema = SchemaGenerator(patterns=patterns).get_schema(public=True)
     return schema["paths"]["/customers/"]["get"]["responses"]
+
+
+class JSONLinesRenderer(CSVRenderer):
+    """A text format of rows, as a later one might be."""
+
+    media_type, format = "application/jsonl", "jsonl"
+
+
+class WorkbookRenderer(XLSRenderer):
+    """A binary format of rows under a name of its own, as a later alias might be."""
+
+    media_type, format = XLSX_MEDIA_TYPE, "xlsx"
+
+
+def test_a_renderer_added_later_is_documented_from_what_it_is() -> None:
+    renderers = [JSONRenderer, JSONLinesRenderer, WorkbookRenderer, BrowsableAPIRenderer]
+
+    responses = list_responses(renderer_classes=renderers)
+
+    assert {name: body["schema"] for name, body in responses["200"]["content"].items()} == {
+        "application/json": {"$ref": "#/components/schemas/PaginatedCustomerSimpleList"},
+        "application/jsonl": {"type": "string"},
+        XLSX_MEDIA_TYPE: {"type": "string", "format": "binary"},
+        "text/html": {"type": "string"},
+    }
+    # Rows only: errors stay JSON (or the browsable API's page).
+    assert list(responses["400"]["content"]) == ["application/json", "text/html"]
 
 
 class Unlimited(BaseThrottle):
@@ -262,15 +299,33 @@ def test_json_responses_match_the_schema(
     validator.validate(response.json())
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("data_format", ["csv", "xls"])
-def test_spreadsheets_come_in_a_documented_media_type(
-    api_client: APIClient, operation: dict[str, Any], data_format: str
-) -> None:
-    response = api_client.get(LIST_URL, {"format": data_format})
+def formats_of(operation: dict[str, Any]) -> list[str]:
+    """The values of the operation's ``format`` parameter."""
+    (parameter,) = (p for p in operation["parameters"] if p["name"] == "format")
+    return parameter["schema"]["enum"]
 
-    assert response.status_code == 200
-    assert response["Content-Type"].split(";")[0] in operation["responses"]["200"]["content"]
+
+def media_type(response: Any) -> str:
+    return response["Content-Type"].split(";")[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url", [LIST_URL, f"{LIST_URL}export/", "/api/v1/oms/deleted-items/"], ids=str.strip
+)
+def test_every_format_answers_in_a_documented_media_type(
+    api_client: APIClient, schema: dict[str, Any], url: str
+) -> None:
+    """Pages and errors alike, in each format the ``format`` parameter offers."""
+    responses = schema["paths"][url]["get"]["responses"]
+    for value in formats_of(schema["paths"][url]["get"]):
+        page = api_client.get(url, {"format": value})
+        refused = api_client.get(url, {"format": value, "id__gt": "x"})
+
+        assert page.status_code == 200, value
+        assert media_type(page) in responses["200"]["content"], value
+        assert refused.status_code == 400, value
+        assert media_type(refused) in responses["400"]["content"], value
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 """OpenAPI for OMS endpoints (drf-spectacular): what a view implies, derived from the view.
 
 - :class:`AutoSchema` (``DEFAULT_SCHEMA_CLASS``) documents ``?format=`` with every
-  renderer's format and the renderers' own parameters (``?bom=``), the tabular
-  renderers' bodies (CSV text, binary workbooks, under each media type the negotiation
-  accepts) next to the JSON page, and the error responses the view's filters,
-  pagination, authentication, permissions and throttles can give.
+  renderer's format and the renderers' own parameters (``?bom=``), a response body for
+  each renderer (the JSON page; CSV text, binary workbooks and the browsable API's HTML,
+  under each media type the negotiation accepts), and the error responses the view's
+  filters, pagination, authentication, permissions and throttles can give.
 - :class:`FilterSetExtension` types integer filters as their form fields validate them
   and gives ordering filters one sort key.
 - :class:`TokenScheme` describes ``oms.api.authentication.TokenAuthentication``.
@@ -28,7 +28,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.settings import api_settings
 
 from oms.api.negotiation import MEDIA_TYPE_ALIASES
@@ -64,21 +64,35 @@ def media_type_of(renderer: BaseRenderer) -> str:
     return renderer.media_type.split(";")[0].strip()
 
 
-def tabular_body_schema(renderer: BaseRenderer) -> dict[str, Any]:
-    """A tabular body is a document, not JSON: text, or bytes when the renderer has no
-    charset (DRF's convention for binary output)."""
+def renders_json(renderer: BaseRenderer) -> bool:
+    """Whether the renderer writes the serializer's data as a JSON document."""
+    media_type = media_type_of(renderer)
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def document_schema(renderer: BaseRenderer) -> dict[str, Any]:
+    """The body of a renderer that does not write JSON (CSV, a workbook, the browsable
+    API's page): text, or bytes when the renderer has no charset (DRF's convention for
+    binary output)."""
     if renderer.charset is None:
         return {"type": "string", "format": "binary"}
     return {"type": "string"}
 
 
+def media_type_names(renderer: BaseRenderer) -> list[str]:
+    """The renderer's media type and the names the negotiation also knows it by."""
+    media_type = media_type_of(renderer)
+    return [media_type, *(a for a, name in MEDIA_TYPE_ALIASES.items() if name == media_type)]
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's schema, plus what OMS views imply but do not declare."""
 
-    def documented_renderers(self) -> list[BaseRenderer]:
-        """Renderers of data: the browsable API is HTML for people, not a response body
-        a client should expect (drf-spectacular leaves it out for the same reason)."""
-        return [r for r in self.view.get_renderers() if not isinstance(r, BrowsableAPIRenderer)]
+    def map_renderers(self, attribute: str) -> list[Any]:
+        # drf-spectacular leaves the browsable API out, yet ?format=html is a request the
+        # view answers: every format the `format` parameter offers has its response.
+        renderers = self.view.get_renderers()
+        return list(dict.fromkeys(getattr(r, attribute).split(";")[0] for r in renderers))
 
     def _get_format_parameters(self) -> list[dict[str, Any]]:
         """``format``, then the parameters of the renderers themselves (e.g. the CSV
@@ -99,8 +113,6 @@ class AutoSchema(openapi.AutoSchema):
         ]
 
     def format_parameter(self) -> dict[str, Any] | None:
-        # drf-spectacular leaves the browsable API's format out of the enum, yet
-        # ?format=html is a request the view answers.
         renderers = self.view.get_renderers()
         if not api_settings.URL_FORMAT_OVERRIDE or len(renderers) < 2:
             return None
@@ -122,16 +134,18 @@ class AutoSchema(openapi.AutoSchema):
     ) -> dict[str, Any]:
         response = super()._get_response_for_code(serializer, status_code, media_types, direction)
         # Media types given by @extend_schema say what they are; derived ones all got the
-        # serializer's schema, which is wrong for tabular renderers.
-        if media_types or not status_code.startswith("2"):
+        # serializer's schema, which only a JSON renderer writes.
+        if media_types or not status_code.startswith("2") or "content" not in response:
             return response
-        content = response.get("content", {})
-        for renderer in self.documented_renderers():
-            media_type = media_type_of(renderer)
-            if is_tabular(renderer) and media_type in content:
-                aliases = [a for a, name in MEDIA_TYPE_ALIASES.items() if name == media_type]
-                for name in (media_type, *aliases):
-                    content[name] = {"schema": tabular_body_schema(renderer)}
+        content = response["content"]
+        bodies: dict[str, Any] = {}
+        for renderer in self.view.get_renderers():
+            body = content[media_type_of(renderer)]
+            if not renders_json(renderer):
+                body = {"schema": document_schema(renderer)}
+            for name in media_type_names(renderer):
+                bodies.setdefault(name, body)
+        response["content"] = bodies
         return response
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
@@ -166,22 +180,25 @@ class AutoSchema(openapi.AutoSchema):
         # The view's own: {status code: (error schema name, description)}.
         errors.update(getattr(self.view, "error_responses", {}))
         return {
-            code: {
-                "content": {
-                    media_type: {"schema": self.error_schema_ref(name)}
-                    for media_type in self.error_media_types()
-                },
-                "description": description,
-            }
+            code: {"content": self.error_content(name), "description": description}
             for code, (name, description) in errors.items()
         }
 
-    def error_media_types(self) -> list[str]:
-        """Errors are never tabular: ``oms.api.views.ListAPIView`` renders them in JSON."""
-        renderers = [r for r in self.documented_renderers() if not is_tabular(r)]
+    def error_content(self, name: str) -> dict[str, Any]:
+        """An error body under each media type errors come in: JSON from the renderers that
+        are not tabular (``oms.api.views.ListAPIView`` renders errors of tabular formats in
+        JSON, an export's all), the browsable API's page in HTML."""
+        renderers = [r for r in self.view.get_renderers() if not is_tabular(r)]
         if not renderers and hasattr(self.view, "get_error_renderer"):  # an export
             renderers = [self.view.get_error_renderer()]
-        return list(dict.fromkeys(media_type_of(r) for r in renderers))
+        return {
+            media_type_of(renderer): {
+                "schema": self.error_schema_ref(name)
+                if renders_json(renderer)
+                else document_schema(renderer)
+            }
+            for renderer in renderers
+        }
 
     def error_schema_ref(self, name: str) -> dict[str, str]:
         component = ResolvedComponent(
