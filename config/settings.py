@@ -248,7 +248,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "OMS customer service API",
     "DESCRIPTION": (
         "Customers of the OMS, page by page, in JSON, CSV or Excel. Every request carries a "
-        "token: `Authorization: Token <key>` (or `Bearer <key>`)."
+        "token: `Authorization: Token <key>` (or `Bearer <key>`). Unknown query parameters "
+        "and empty values (`?email=`) are ignored; an empty `cursor` starts cursor pages."
     ),
     "VERSION": version("oms-customers"),
     "SERVE_INCLUDE_SCHEMA": False,

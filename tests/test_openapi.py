@@ -143,6 +143,30 @@ def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]])
     assert "byte order mark" in parameters["bom"]["description"]
 
 
+def query_operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    """(path, method, query parameters) of every operation that takes any."""
+    for url, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            if query:
+                yield url, method, query
+
+
+@pytest.mark.django_db
+def test_every_query_parameter_may_be_empty_as_the_service_ignores_it(
+    api_client: APIClient, schema: dict[str, Any]
+) -> None:
+    operations = list(query_operations(schema))
+    assert {url for url, _, _ in operations} >= {LIST_URL, "/api/v1/oms/deleted-items/"}
+
+    for url, method, parameters in operations:
+        for parameter in parameters:
+            name = parameter["name"]
+            assert parameter["allowEmptyValue"] is True, (url, name)
+            response = api_client.generic(method.upper(), f"{url}?{name}=")
+            assert response.status_code in (200, 202), (url, name, response.content)
+
+
 def api_views(
     resolver: URLResolver | None = None, prefix: str = ""
 ) -> Iterator[tuple[str, type[APIView]]]:

@@ -3,8 +3,9 @@
 - :class:`AutoSchema` (``DEFAULT_SCHEMA_CLASS``) documents ``?format=`` with every
   renderer's format and the renderers' own parameters (``?bom=``), a response body for
   each renderer (the JSON page; CSV text, binary workbooks and the browsable API's HTML,
-  under each media type the negotiation accepts), and the error responses the view's
-  filters, pagination, authentication, permissions and throttles can give.
+  under each media type the negotiation accepts), the error responses the view's
+  filters, pagination, authentication, permissions and throttles can give, and that
+  every optional query parameter may be empty (the service ignores it then).
 - :class:`FilterSetExtension` types integer filters as their form fields validate them
   and gives ordering filters one sort key.
 - :class:`TokenScheme` describes ``oms.api.authentication.TokenAuthentication``.
@@ -93,6 +94,15 @@ class AutoSchema(openapi.AutoSchema):
         # view answers: every format the `format` parameter offers has its response.
         renderers = self.view.get_renderers()
         return list(dict.fromkeys(getattr(r, attribute).split(";")[0] for r in renderers))
+
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            # The service ignores a query parameter with an empty value (`?email=`), as it
+            # ignores an unknown one; `cursor=` is a value of its own and says so.
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter.setdefault("allowEmptyValue", True)
+        return parameters
 
     def _get_format_parameters(self) -> list[dict[str, Any]]:
         """``format``, then the parameters of the renderers themselves (e.g. the CSV
