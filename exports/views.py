@@ -25,6 +25,7 @@ from exports.serializers import ExportJobSerializer
 from oms.api.authentication import readable_channels
 from oms.api.permissions import ModelViewPermission
 from oms.api.renderers import JSONRenderer
+from oms.api.schema import query_parameters
 from oms.http.downloads import Spool, spooled_response
 from oms.tabular.renderers import XLSX_MEDIA_TYPE
 
@@ -82,6 +83,10 @@ class ExportJobCreateView(APIView):
 
     def get_queryset(self) -> Any:  # what the permission is read from
         return self.export_view.queryset
+
+    def get_schema_operation_parameters(self) -> list[dict[str, Any]]:
+        """The export's query parameters, which a job takes (``oms.api.schema``)."""
+        return query_parameters(self.export_view, self.request)
 
     @extend_schema(request=None, responses={202: ExportJobSerializer})
     def post(self, request: Request) -> Response:

@@ -419,6 +419,14 @@ def test_the_export_documents_its_cursor(schema: dict[str, Any]) -> None:
     assert 'rel="next"' in parameters["cursor"]["description"]
 
 
+def test_an_export_job_takes_the_exports_parameters(schema: dict[str, Any]) -> None:
+    export = schema["paths"][f"{LIST_URL}export/"]["get"]
+    jobs = schema["paths"][f"{LIST_URL}export/jobs/"]["post"]
+
+    assert jobs["parameters"] == export["parameters"]
+    assert "400" in jobs["responses"]  # checked when the job is created
+
+
 def test_the_deletion_feed_documents_its_410(schema: dict[str, Any]) -> None:
     operation = schema["paths"]["/api/v1/oms/deleted-items/"]["get"]
     assert "load everything again" in operation["responses"]["410"]["description"]

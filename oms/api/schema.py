@@ -24,13 +24,15 @@ from django_filters import Filter, FilterSet, OrderingFilter
 from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import ResolvedComponent, build_parameter_type
+from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_parameter_type
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from oms.api.negotiation import MEDIA_TYPE_ALIASES
 from oms.tabular.renderers import TabularRenderer
@@ -110,7 +112,6 @@ class AutoSchema(openapi.AutoSchema):
         do, with ``get_schema_operation_parameters(view)``, and the view's own (an
         export's ``cursor``), from its ``get_schema_operation_parameters()``."""
         format_parameter = self.format_parameter()
-        view_parameters = getattr(self.view, "get_schema_operation_parameters", None)
         return [
             *([format_parameter] if format_parameter else []),
             *(
@@ -119,8 +120,13 @@ class AutoSchema(openapi.AutoSchema):
                 if hasattr(renderer, "get_schema_operation_parameters")
                 for parameter in renderer.get_schema_operation_parameters(self.view)
             ),
-            *(view_parameters() if view_parameters else []),
+            *self.view_parameters(),
         ]
+
+    def view_parameters(self) -> list[dict[str, Any]]:
+        """The view's own query parameters (``get_schema_operation_parameters()``)."""
+        view_parameters = getattr(self.view, "get_schema_operation_parameters", None)
+        return view_parameters() if view_parameters else []
 
     def format_parameter(self) -> dict[str, Any] | None:
         renderers = self.view.get_renderers()
@@ -168,7 +174,11 @@ class AutoSchema(openapi.AutoSchema):
     def get_error_responses(self) -> dict[str, dict[str, Any]]:
         """The error responses this operation can give, by status code."""
         errors: dict[str, tuple[str, str]] = {}
-        if self._get_filter_parameters() or self._get_pagination_parameters():
+        if (
+            self._get_filter_parameters()
+            or self._get_pagination_parameters()
+            or self.view_parameters()
+        ):
             errors["400"] = ("ValidationError", "Invalid query parameters.")
         permissions = self.view.get_permissions()
         if any(not isinstance(permission, AllowAny) for permission in permissions):
@@ -216,6 +226,16 @@ class AutoSchema(openapi.AutoSchema):
         )
         self.registry.register_on_missing(component)
         return component.ref
+
+
+def query_parameters(view_class: type[APIView], request: Request) -> list[dict[str, Any]]:
+    """The query parameters of a GET of ``view_class``, as its schema documents them: for
+    an operation that takes another's parameters (an export job takes its export's)."""
+    view = view_class(request=request, args=(), kwargs={}, format_kwarg=None)
+    schema = view.schema
+    assert isinstance(schema, openapi.AutoSchema)  # DEFAULT_SCHEMA_CLASS
+    operation = schema.get_operation("", "", "", "GET", ComponentRegistry()) or {}
+    return [p for p in operation.get("parameters", []) if p["in"] == "query"]
 
 
 class FilterSetExtension(DjangoFilterExtension):
