@@ -1,4 +1,5 @@
-"""End to end: ops staff use the browsable API in Debian's Chromium against the live server.
+"""End to end: ops staff use the browsable API, and clients Swagger UI, in Debian's Chromium
+against the live server.
 
 Each step saves a screenshot to ``artifacts/screenshots/`` at the repository root. The
 server keeps the production cookie settings (``Secure`` session and CSRF cookies over plain
@@ -21,6 +22,7 @@ from pytest_django.live_server_helper import LiveServer
 from customers.demo import load_demo_data
 from customers.models import Customer
 from tests.conftest import LIST_URL
+from tokens.issuing import issue
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,6 +64,13 @@ def staff(transactional_db: None) -> Staff:
     user = User.objects.create_user("ops", password=PASSWORD, is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_customer"))
     return Staff(user.username, PASSWORD)
+
+
+@pytest.fixture
+def key(staff: Staff) -> str:
+    """A token of the staff member's; ask for it before ``page`` (see there)."""
+    _, key = issue(User.objects.get(username=staff.username))
+    return key
 
 
 @pytest.fixture
@@ -221,3 +230,30 @@ def test_format_menu_downloads_the_page_as_csv(
     rows = list(csv.DictReader(text.splitlines()))
     assert ids(rows) == ids(shown) == [c.id for c in customers[10:20]]  # page 2's rows
     assert [row["email"] for row in rows] == [row["email"] for row in shown]
+
+
+def test_swagger_ui_authorizes_with_a_token_pasted_in_the_first_box(
+    key: str, page: Page, live_server: LiveServer, customers: list[Customer]
+) -> None:
+    page.goto(f"{live_server.url}/api/docs/")
+    page.locator(".btn.authorize").click()
+    schemes = page.locator(".dialog-ux .auth-container")
+    expect(schemes).to_have_count(2)
+    first = schemes.first
+    assert first.locator("h4").inner_text().startswith("tokenAuth")
+    assert "Paste Token <key>" in first.locator(".renderedMarkdown").inner_text()
+    screenshot(page, "07-swagger-authorize", full_page=False)
+
+    first.locator("input").fill(f"Token {key}")
+    first.locator("button.authorize").click()
+    first.locator(".btn-done").click()
+    operation = page.locator("#operations-customers-customers_list_simple")
+    operation.locator(".opblock-summary").click()
+    operation.locator(".try-out__btn").click()
+    operation.locator(".execute").click()
+
+    status = operation.locator(".live-responses-table .response .response-col_status")
+    expect(status).to_have_text("200")
+    body = json.loads(operation.locator(".live-responses-table .microlight").first.inner_text())
+    assert body["count"] == CUSTOMERS
+    screenshot(page, "08-swagger-list")

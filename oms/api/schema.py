@@ -8,7 +8,8 @@
   every optional query parameter may be empty (the service ignores it then).
 - :class:`FilterSetExtension` types integer filters as their form fields validate them
   and gives ordering filters one sort key.
-- :class:`TokenScheme` describes ``oms.api.authentication.TokenAuthentication``.
+- :class:`TokenScheme` describes ``oms.api.authentication.TokenAuthentication``, listed
+  before the session's scheme (:func:`security_schemes_in_operation_order`).
 
 A view only adds what cannot be derived (summary, description, operation id).
 """
@@ -21,6 +22,7 @@ import uritemplate
 from django import forms
 from django.db.models import Model
 from django_filters import Filter, FilterSet, OrderingFilter
+from drf_spectacular import authentication as drf_spectacular_authentication
 from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -295,5 +297,43 @@ class TokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": f"A token, sent as {values}.",
+            # An API key is sent as it is given: the prefix is part of the value.
+            "description": f"Paste {values}, the prefix included.",
         }
+
+
+class SessionScheme(drf_spectacular_authentication.SessionScheme):
+    """DRF's session (``sessionid``), described for people in Swagger UI: it is the
+    browsable API's login, and a token typed in its box would go out as a cookie."""
+
+    priority = 1  # over drf-spectacular's extension it extends
+
+    def get_security_definition(self, auto_schema: openapi.AutoSchema) -> dict[str, Any]:
+        return {
+            **super().get_security_definition(auto_schema),
+            "description": "The session of a login to the browsable API; a token goes in "
+            "`tokenAuth`.",
+        }
+
+
+def security_schemes_in_operation_order(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """``POSTPROCESSING_HOOKS``: the security schemes in the order operations list them,
+    which is their views' authentication order (the token first).
+
+    drf-spectacular sorts components by name, and Swagger UI's Authorize dialog shows the
+    schemes in that order: ``cookieAuth`` came first, and a token pasted there was sent
+    as a cookie.
+    """
+    schemes = result.get("components", {}).get("securitySchemes")
+    if not schemes:
+        return result
+    listed = (
+        name
+        for operations in result["paths"].values()
+        for operation in operations.values()
+        for requirement in operation.get("security", [])
+        for name in requirement
+    )
+    order = [name for name in dict.fromkeys([*listed, *schemes]) if name in schemes]
+    result["components"]["securitySchemes"] = {name: schemes[name] for name in order}
+    return result
