@@ -79,17 +79,6 @@ class TabularRenderer(renderers.BaseRenderer):
         return []
 
 
-def choice_parameter(name: str, values: list[Any], description: str) -> dict[str, Any]:
-    """An optional query parameter of a format, one of ``values``."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer" if isinstance(values[0], int) else "string", "enum": values},
-        "description": description,
-    }
-
-
 class CSVRenderer(TabularRenderer, PaginatedCSVRenderer):
     """The rows as CSV, header row first (the serializer's field names, as they are):
     djangorestframework-csv's media type, format and ``writer_opts``, written from the
@@ -140,12 +129,18 @@ class CSVRenderer(TabularRenderer, PaginatedCSVRenderer):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
-            choice_parameter(
-                self.bom_query_param,
-                [0, 1],
-                "`1`: start a CSV body with a UTF-8 byte order mark, which Excel needs to read "
-                "non-ASCII text. Other formats ignore it.",
-            )
+            {
+                "name": self.bom_query_param,
+                "in": "query",
+                "required": False,
+                # Any value is taken (only `1` means yes): no enum the server does not keep.
+                "schema": {"type": "string"},
+                "description": (
+                    "`1`: start a CSV body with a UTF-8 byte order mark, which Excel needs "
+                    "to read non-ASCII text; any other value does not. Other formats "
+                    "ignore it."
+                ),
+            }
         ]
 
 
