@@ -25,10 +25,12 @@ BELOW_INT64 = f"Ensure this value is greater than or equal to {INT64_MIN}."
 INVALID = [
     ("id__gt", "abc", NOT_WHOLE),
     ("id__gt", "1.5", NOT_WHOLE),
+    ("id__gt", "1.0", NOT_WHOLE),
     ("id__gt", "1e400", NOT_WHOLE),
     ("id__gt", HUGE, ABOVE_INT64),
     ("id__lte", f"-{HUGE}", BELOW_INT64),
     ("channel_id", "abc", NOT_WHOLE),
+    ("channel_id", "0.0", NOT_WHOLE),
     ("channel_id", HUGE, ABOVE_INT64),
     ("modified_date__gte", "not-a-date", NOT_DATETIME),
     ("modified_date__gte", "2023-13-45", NOT_DATETIME),

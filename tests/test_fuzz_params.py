@@ -218,14 +218,16 @@ def test_generated_query_strings_never_fail(
 # --- pagination --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "999999", "1.5", "%00", "%FF", "9" * 10_000])
+@pytest.mark.parametrize(
+    "page", ["0", "-1", "abc", "999999", "1.5", "1.0", "%00", "%FF", "9" * 10_000]
+)
 def test_a_page_that_is_not_a_page_is_404(
     page: str, client: Client, customers: list[Customer]
 ) -> None:
     assert error(client, f"page={page}", 404) == {"detail": "Invalid page."}
 
 
-@pytest.mark.parametrize("limit", ["0", "abc", "1001", "10.5", "-1", "%00", "9" * 10_000])
+@pytest.mark.parametrize("limit", ["0", "abc", "1001", "10.5", "10.0", "-1", "%00", "9" * 10_000])
 @pytest.mark.parametrize("name", ["limit", "page_size"])
 def test_a_bad_page_size_is_400_naming_it(
     name: str, limit: str, client: Client, customers: list[Customer]
@@ -262,6 +264,7 @@ def test_several_sort_keys_are_accepted_the_first_deciding(
         ("1e400", NOT_WHOLE),
         ("9" * 10_000, NOT_WHOLE),  # past Python's 4300-digit limit for int()
         ("1.5", NOT_WHOLE),
+        ("1.0", NOT_WHOLE),
         ("%00", NOT_WHOLE),
         ("%FF%FE", NOT_WHOLE),
         (

@@ -112,6 +112,7 @@ def test_page_size_may_be_1000(api_client: APIClient, param: str) -> None:
         ("-1", TOO_SMALL),
         ("abc", NOT_AN_INTEGER),
         ("10.5", NOT_AN_INTEGER),
+        ("10.0", NOT_AN_INTEGER),
         ("1e3", NOT_AN_INTEGER),
     ],
 )

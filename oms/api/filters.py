@@ -23,13 +23,20 @@ if TYPE_CHECKING:  # the views import this module
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
+# Django's and DRF's integer fields drop a ".0" suffix before parsing ("1.0" is 1). Set as
+# their ``re_decimal``, this pattern matches nothing: a whole number is written as the
+# schema's integers are, and "1.0" is refused like "1.5".
+NO_DECIMAL_SUFFIX = re.compile(r"(?!)")
+
 
 class BoundedIntegerField(forms.IntegerField):
     """A whole number that fits a 64-bit column.
 
-    ``1.5`` and ``1e400`` are invalid, and so is a number too large for the database:
-    SQLite would otherwise raise ``OverflowError`` (a 500) while binding it.
+    ``1.5``, ``1.0`` and ``1e400`` are invalid, and so is a number too large for the
+    database: SQLite would otherwise raise ``OverflowError`` (a 500) while binding it.
     """
+
+    re_decimal = NO_DECIMAL_SUFFIX
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", INT64_MIN)

@@ -18,6 +18,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.api.filters import NO_DECIMAL_SUFFIX
 from oms.api.keyset import (
     CURSOR_PARAM,
     CursorPage,
@@ -254,7 +255,7 @@ class PageLimitPagination(PageNumberPagination):
         return self.page_size
 
     def parse_page_size(self, param: str, value: str) -> int:
-        field = serializers.IntegerField(min_value=self.min_page_size, max_value=self.max_page_size)
+        field = WholeNumberField(min_value=self.min_page_size, max_value=self.max_page_size)
         try:
             return field.run_validation(value)
         except serializers.ValidationError as exc:
@@ -291,6 +292,12 @@ CURSOR_DESCRIPTION = (
     "nothing can commit behind them). Orders: `sort=id`, `-id` or `modified_date`. Not "
     "with `{page}`. Opaque and signed: a changed cursor is a 400."
 )
+
+
+class WholeNumberField(serializers.IntegerField):
+    """DRF's integer field, refusing ``10.0`` as it does ``10.5``."""
+
+    re_decimal = NO_DECIMAL_SUFFIX
 
 
 def query_parameter(name: str, description: str, **bounds: int) -> dict[str, Any]:
