@@ -20,6 +20,7 @@ from typing import Any
 
 import uritemplate
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Model
 from django_filters import Filter, FilterSet, OrderingFilter
 from drf_spectacular import authentication as drf_spectacular_authentication
@@ -240,9 +241,18 @@ def query_parameters(view_class: type[APIView], request: Request) -> list[dict[s
     return [p for p in operation.get("parameters", []) if p["in"] == "query"]
 
 
+# Text without NUL (ECMA 262, as OpenAPI's patterns are): what Django's text fields take.
+WITHOUT_NUL = r"^[^\u0000]*$"
+
+
+def refuses_nul(form_field: forms.Field) -> bool:
+    """Whether the field refuses text with NUL, as Django's CharField does (a 400)."""
+    return any(isinstance(v, ProhibitNullCharactersValidator) for v in form_field.validators)
+
+
 class FilterSetExtension(DjangoFilterExtension):
-    """django-filter's parameters, with integer filters typed by their form field and
-    ordering filters taking one sort key.
+    """django-filter's parameters, with integer filters typed by their form field, text
+    filters that refuse NUL saying so, and ordering filters taking one sort key.
 
     drf-spectacular types a plain ``Filter`` (such as ``oms.api.filters.IntegerFilter``) from
     the model field: ``channel_id`` came out nullable, as its foreign key is, although the
@@ -277,6 +287,8 @@ class FilterSetExtension(DjangoFilterExtension):
                 bounds = {"min_value": form_field.min_value, "max_value": form_field.max_value}
                 field = serializers.IntegerField(**bounds)
                 parameter["schema"] = auto_schema._map_serializer_field(field, "request")
+            elif refuses_nul(form_field) and parameter["schema"].get("type") == "string":
+                parameter["schema"]["pattern"] = WITHOUT_NUL
         return parameters
 
 
