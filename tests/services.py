@@ -1,7 +1,7 @@
 """A PostgreSQL, a Redis and gunicorn of a test's own, on ports of their own, that the
 test can stop, pause and start again: for tests of the service when what it depends on
-fails. PostgreSQL comes from the machine's installation (Debian's postgresql package),
-Redis from ``redis-server``."""
+fails, and for tests of the service as it is served. PostgreSQL comes from the machine's
+installation (Debian's postgresql package), Redis from ``redis-server``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,9 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -180,3 +184,20 @@ def manage(env: dict[str, str], *args: str) -> str:
         check=True,
     )
     return result.stdout
+
+
+def reachable_test_database(folder: Path) -> str:
+    """The test database, for a server process of the test's: PostgreSQL's by its URL;
+    SQLite's, in this process's memory, copied to a file in ``folder``. Only committed
+    rows reach the server (``transactional_db``)."""
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        path = folder / "test.sqlite3"
+        connection.ensure_connection()
+        with sqlite3.connect(path) as copy:
+            connection.connection.backup(copy)
+        return f"sqlite:///{path}"
+    password = f":{quote(config['PASSWORD'], safe='')}" if config["PASSWORD"] else ""
+    credentials = f"{quote(config['USER'], safe='')}{password}@" if config["USER"] else ""
+    address = f"{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}"
+    return f"postgres://{credentials}{address}/{quote(config['NAME'], safe='')}"
