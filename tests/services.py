@@ -201,3 +201,17 @@ def reachable_test_database(folder: Path) -> str:
     credentials = f"{quote(config['USER'], safe='')}{password}@" if config["USER"] else ""
     address = f"{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}"
     return f"postgres://{credentials}{address}/{quote(config['NAME'], safe='')}"
+
+
+@contextmanager
+def served_test_database(folder: Path) -> Iterator[str]:
+    """gunicorn (one worker) on the test database (:func:`reachable_test_database`), its
+    rate limits out of the way; its log in ``folder``."""
+    env = {
+        "DATABASE_URL": reachable_test_database(folder),
+        "THROTTLE_RATE_LIST": "1000000/minute",
+        "THROTTLE_RATE_EXPORT": "1000000/minute",
+        "EXPORT_JOBS_DIR": str(folder / "jobs"),
+    }
+    with gunicorn(env, folder / "gunicorn.log", workers=1) as url:
+        yield url

@@ -21,7 +21,7 @@ import pytest
 from channels.models import Channel
 from customers.models import Customer
 from tests.fuzzing import RecordProperty, Tally
-from tests.services import BIN, ROOT, gunicorn, reachable_test_database
+from tests.services import BIN, ROOT, served_test_database
 
 SCHEMATHESIS = BIN / "schemathesis"
 TIMEOUT = 600  # seconds; a run takes about a minute on SQLite or PostgreSQL
@@ -39,14 +39,7 @@ def rows(make_customer: Callable[..., Customer], channel: Channel) -> None:
 
 @pytest.fixture
 def service(transactional_db: None, rows: None, token: str, tmp_path: Path) -> Iterator[str]:
-    """gunicorn on the test database, its rate limits out of the way."""
-    env = {
-        "DATABASE_URL": reachable_test_database(tmp_path),
-        "THROTTLE_RATE_LIST": "1000000/minute",
-        "THROTTLE_RATE_EXPORT": "1000000/minute",
-        "EXPORT_JOBS_DIR": str(tmp_path / "jobs"),
-    }
-    with gunicorn(env, tmp_path / "gunicorn.log", workers=1) as url:
+    with served_test_database(tmp_path) as url:
         yield url
 
 

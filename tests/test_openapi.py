@@ -1,26 +1,19 @@
-"""The OpenAPI schema: public, valid, complete for every API view, true to the responses,
-and good enough to generate a working Python client."""
+"""The OpenAPI schema: public, valid, complete for every API view, and true to the responses
+(a client generated from it: test_generated_client.py; schemathesis: test_fuzz_schema.py)."""
 
-import importlib
-import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLResolver, get_resolver, path
 from django_filters import CharFilter, Filter
 from drf_spectacular.generators import SchemaGenerator
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from openapi_spec_validator import validate
-from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -42,7 +35,6 @@ SORT_KEYS = {"id", "-id", "modified_date", "-modified_date"}
 FORMATS = {"json", "csv", "xls", "html"}
 PAGINATION = {"page", "limit", "page_size", "cursor"}
 PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": 1000}
-CLIENT_PACKAGE = "oms_api_client"
 ERROR_CODES = {"400", "401", "403", "404", "429"}
 
 
@@ -364,65 +356,6 @@ def test_every_format_answers_in_a_documented_media_type(
         assert media_type(page) in responses["200"]["content"], value
         assert refused.status_code == 400, value
         assert media_type(refused) in responses["400"]["content"], value
-
-
-@pytest.fixture(scope="module")
-def generated_client(
-    schema: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ModuleType]:
-    """The Python client openapi-python-client generates from the served schema."""
-    folder = tmp_path_factory.mktemp("generated")
-    schema_file = folder / "schema.json"
-    schema_file.write_text(json.dumps(schema), encoding="utf-8")
-    config = folder / "config.yaml"
-    config.write_text("post_hooks: []\n", encoding="utf-8")  # no formatting of the output
-    command = [
-        str(Path(sys.executable).with_name("openapi-python-client")),
-        *("generate", "--path", str(schema_file), "--output-path", str(folder / CLIENT_PACKAGE)),
-        *("--meta", "none", "--config", str(config)),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "Warning" not in output, output  # any warning is a flaw of the schema
-
-    sys.path.insert(0, str(folder))
-    try:
-        yield importlib.import_module(CLIENT_PACKAGE)
-    finally:
-        sys.path.remove(str(folder))
-        for name in [m for m in sys.modules if m.partition(".")[0] == CLIENT_PACKAGE]:
-            del sys.modules[name]
-
-
-def test_generated_client_fetches_a_filtered_page(
-    generated_client: ModuleType, transactional_db: None, live_server: LiveServer
-) -> None:
-    api = importlib.import_module(f"{CLIENT_PACKAGE}.api.customers.customers_list_simple")
-    models = importlib.import_module(f"{CLIENT_PACKAGE}.models")
-    user = User.objects.create_user("generated-client")
-    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    _, key = issue(user)
-    wanted = Customer.objects.create(omnitron_id=1, email="wanted@example.com")
-    Customer.objects.create(omnitron_id=2, email="other@example.com")
-    client = generated_client.AuthenticatedClient(
-        base_url=live_server.url, token=key, prefix="Token"
-    )
-
-    page = api.sync(client=client, email=wanted.email, limit=5)
-
-    assert isinstance(page, models.PaginatedCustomerSimpleList)
-    assert page.count == 1
-    (customer,) = page.results
-    assert isinstance(customer, models.CustomerSimple)
-    assert (customer.id, customer.email, customer.modified_date) == (
-        wanted.id,
-        wanted.email,
-        wanted.modified_date,
-    )
-    # Errors are parsed too.
-    error = api.sync(client=generated_client.Client(base_url=live_server.url))
-    assert isinstance(error, models.ErrorDetail)
 
 
 def test_the_export_documents_its_cursor(schema: dict[str, Any]) -> None:
