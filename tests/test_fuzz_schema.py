@@ -44,15 +44,18 @@ def service(transactional_db: None, rows: None, token: str, tmp_path: Path) -> I
 
 
 def tally_of(reports: Path) -> Tally:
-    """Requests sent, by status code, from schemathesis's NDJSON report; test cases and
-    failures from its JSON report."""
+    """Requests sent, by status code, and test cases by generation mode (positive,
+    negative), from schemathesis's NDJSON report; failures from its JSON report."""
     tally = Tally()
     (events,) = reports.glob("*.ndjson")
     for line in events.read_text(encoding="utf-8").splitlines():
-        finished = json.loads(line).get("ScenarioFinished")
-        for interaction in (finished or {}).get("recorder", {}).get("interactions", {}).values():
+        recorder = (json.loads(line).get("ScenarioFinished") or {}).get("recorder", {})
+        for interaction in recorder.get("interactions", {}).values():
             if interaction.get("response"):
                 tally.add(interaction["response"]["status_code"])
+        for case in recorder.get("cases", {}).values():
+            generation = (case["value"].get("meta") or {}).get("generation", {})
+            tally[f"{generation.get('mode')} cases"] += 1
     (summary,) = reports.glob("*.json")
     run = json.loads(summary.read_text(encoding="utf-8"))
     tally["test cases"] = run["test_cases"]["generated"]
@@ -80,5 +83,7 @@ def test_the_served_schema_passes_every_schemathesis_check(
     assert (tally["failures"], tally["errors"], tally["5xx"]) == (0, 0, 0)
     # It did send requests that fit and requests that break, and both were answered.
     assert tally["test cases"] >= 1000
+    assert tally["positive cases"] > 0
+    assert tally["negative cases"] > 0
     assert tally["status 200"] > 0
     assert tally["status 400"] > 0
