@@ -243,7 +243,7 @@ REST_FRAMEWORK = {
 # The model behind oms.api.authentication.TokenAuthentication (hashed, expiring, revocable keys).
 OMS_TOKEN_MODEL = "tokens.APIToken"
 
-# The OpenAPI schema served at /api/schema/; oms/schema.py derives most of it from the views.
+# The OpenAPI schema served at /api/schema/; oms.api.schema derives most of it from the views.
 SPECTACULAR_SETTINGS = {
     "TITLE": "OMS customer service API",
     "DESCRIPTION": (
