@@ -144,7 +144,7 @@ datetimes = st.builds(
 )
 valid_looking = st.one_of(
     st.integers(min_value=-5, max_value=10**6).map(str),
-    st.sampled_from(SORT_KEYS + FORMATS + ["0", "1", "1000", "1001", "2023-09-01", "İpek"]),
+    st.sampled_from(SORT_KEYS + FORMATS + ["0", "1", "1000", "1001", "last", "2023-09-01", "İpek"]),
     st.lists(st.sampled_from(SORT_KEYS), min_size=1, max_size=3).map(",".join),
     datetimes,
     st.emails(),

@@ -118,6 +118,9 @@ def test_a_generated_client_reads_each_format_of_each_list(
         "+905551234567",
         rows[0].modified_date,
     )
+    # `page` takes a number or `last`, as the schema's oneOf says.
+    last = customers.sync(client=client, page=models.CustomersListSimplePageType1.LAST, limit=2)
+    assert [customer.id for customer in last.results] == [rows[2].id]
     text = customers.sync(client=client, format_=models.CustomersListSimpleFormat.CSV)
     assert csv_rows(text)[0] == CUSTOMER_HEADER
     assert [row[0] for row in csv_rows(text)[1:]] == ids

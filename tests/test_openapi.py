@@ -119,7 +119,9 @@ def test_every_filter_is_documented_with_its_type(
 
 def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]]) -> None:
     assert set(parameters) == {*CustomerFilterSet.base_filters, *PAGINATION, "format", "bom"}
-    assert parameters["page"]["schema"] == {"type": "integer", "minimum": 1}
+    assert parameters["page"]["schema"] == {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["last"]}]
+    }
     # No "default": generated clients would send it always, and `limit` would then
     # override `page_size`.
     assert parameters["limit"]["schema"] == PAGE_SIZE

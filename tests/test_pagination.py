@@ -145,7 +145,8 @@ def test_invalid_limit_is_400_even_with_a_valid_page_size(api_client: APIClient)
         (25, {"page": "-1"}),
         (25, {"page": "abc"}),
         (25, {"page": "1.5"}),
-        (25, {"page": "last"}),
+        (25, {"page": "Last"}),
+        (25, {"page": "LAST"}),
         (25, {"page": "4"}),
         (25, {"page": str(2**64)}),  # an OFFSET no database takes
         (25, {"page": "2", "limit": "25"}),
@@ -162,7 +163,7 @@ def test_invalid_page_is_404(api_client: APIClient, rows: int, params: dict[str,
     assert response.json() == INVALID_PAGE
 
 
-@pytest.mark.parametrize("params", [{}, {"page": "1"}, {"page": ""}])
+@pytest.mark.parametrize("params", [{}, {"page": "1"}, {"page": ""}, {"page": "last"}])
 def test_first_page_of_nothing_is_empty(api_client: APIClient, params: dict[str, str]) -> None:
     assert get_page(api_client, params) == {
         "count": 0,
@@ -252,6 +253,43 @@ def test_last_page_has_no_next(api_client: APIClient) -> None:
     assert page_ids(body) == ids[20:]
     assert body["next"] is None
     assert link_query(body["previous"]) == {"page": ["2"]}
+
+
+@pytest.mark.parametrize(("rows", "limit", "number"), [(25, 10, 3), (30, 10, 3), (5, 10, 1)])
+def test_page_last_is_the_last_page_with_its_links(
+    api_client: APIClient, rows: int, limit: int, number: int
+) -> None:
+    """``page=last`` is the page of that number, links and Link header included."""
+    create_customers(rows)
+    params = {"limit": str(limit), "sort": "-id"}
+    numbered = api_client.get(LIST_URL, {**params, "page": str(number)})
+
+    last = api_client.get(LIST_URL, {**params, "page": "last"})
+
+    assert last.status_code == 200
+    assert last.json() == numbered.json()
+    assert last.json()["next"] is None
+    assert last.get("Link") == numbered.get("Link")
+
+
+def test_page_last_of_a_filtered_csv_page_links_back_by_number(api_client: APIClient) -> None:
+    ids = create_customers(25)
+
+    response = api_client.get(LIST_URL, {"format": "csv", "id__gt": ids[1], "page": "last"})
+
+    assert response.status_code == 200
+    assert response.content.decode().splitlines()[1].startswith(f"{ids[-3]},")
+    previous = response["Link"].removeprefix("<").removesuffix('>; rel="prev"')
+    assert link_query(previous) == {"format": ["csv"], "id__gt": [str(ids[1])], "page": ["2"]}
+
+
+def test_page_last_with_a_cursor_is_400(api_client: APIClient) -> None:
+    create_customers(3)
+
+    response = api_client.get(LIST_URL, {"cursor": "", "page": "last"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["cursor"]
 
 
 @pytest.mark.parametrize("sort", [None, "id", "-id", "modified_date", "-modified_date"])

@@ -136,8 +136,9 @@ class DeferredJoinPaginator(Paginator):
 
 
 class PageLimitPagination(PageNumberPagination):
-    """``?page=N`` (1-based) and ``?limit=N`` (alias ``page_size``; ``limit`` wins); with
-    ``?cursor=`` (empty to start), cursor pages instead (``oms.api.keyset``), in the same body.
+    """``?page=N`` (1-based, or ``last``) and ``?limit=N`` (alias ``page_size``; ``limit``
+    wins); with ``?cursor=`` (empty to start), cursor pages instead (``oms.api.keyset``), in
+    the same body.
 
     DRF clamps an oversized page size and falls back to the default for ``0``, negatives
     and text; a client that stops at the first short page would then lose rows without
@@ -151,7 +152,9 @@ class PageLimitPagination(PageNumberPagination):
     page_size_query_aliases = ("page_size",)
     min_page_size = 1
     max_page_size = 1000
-    last_page_strings = ()  # pages are numbers only
+    # As DRF's: the tail of a list without counting its pages first. An empty list's last
+    # page is page 1 (Django's paginator has one page for no rows).
+    last_page_strings = ("last",)
     deferred_join_from = 1000  # see DeferredJoinPaginator
     cursor_query_param = CURSOR_PARAM
     cursor_template = "rest_framework/pagination/previous_and_next.html"
@@ -277,11 +280,20 @@ class PageLimitPagination(PageNumberPagination):
         }
         bounds = {"minimum": self.min_page_size, "maximum": self.max_page_size}
         return [
-            # Django's paginator counts pages from 1.
-            query_parameter(self.page_query_param, "Page number.", minimum=1),
+            self.page_parameter(),
             *(query_parameter(name, text, **bounds) for name, text in sizes.items()),
             cursor_parameter(CURSOR_DESCRIPTION.format(page=self.page_query_param)),
         ]
+
+    def page_parameter(self) -> dict[str, Any]:
+        """``page``: a number from 1 (Django's paginator counts so) or a last page string.
+        Generated clients take ``oneOf`` as "an int or that string"."""
+        parameter = query_parameter(
+            self.page_query_param, "Page number, from 1; `last` for the last page.", minimum=1
+        )
+        last = {"type": "string", "enum": list(self.last_page_strings)}
+        parameter["schema"] = {"oneOf": [parameter["schema"], last]}
+        return parameter
 
 
 CURSOR_DESCRIPTION = (
