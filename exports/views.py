@@ -23,6 +23,7 @@ from exports.models import ExportJob
 from exports.running import job_path
 from exports.serializers import ExportJobSerializer
 from oms.api.authentication import readable_channels
+from oms.api.negotiation import canonical_format
 from oms.api.permissions import ModelViewPermission
 from oms.api.renderers import JSONRenderer
 from oms.api.schema import query_parameters
@@ -106,7 +107,7 @@ class ExportJobCreateView(APIView):
         that is no export format."""
         formats = [renderer.format for renderer in self.export_view.renderer_classes]
         # An empty format is ignored, as the export ignores it: the first one then.
-        export_format = request.query_params.get("format") or formats[0]
+        export_format = canonical_format(request.query_params.get("format") or formats[0])
         if export_format not in formats:
             raise ValidationError({"format": [f"Export formats: {', '.join(formats)}."]})
         filterset_class = self.export_view.filterset_class

@@ -170,10 +170,11 @@ def test_csv_and_workbook(api_client: APIClient) -> None:
     assert list(row) == FIELDS
     assert row["deleted_date"] == "2024-01-01T00:00:00.000000Z"
 
-    response = api_client.get(URL, {"format": "xls"})
-    rows = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.values)
-    assert list(rows[0]) == FIELDS
-    assert rows[1][1:3] == ("customer", 100)
+    for name in ("xls", "xlsx"):  # the format, and its file's extension
+        response = api_client.get(URL, {"format": name})
+        rows = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.values)
+        assert list(rows[0]) == FIELDS
+        assert rows[1][1:3] == ("customer", 100)
 
 
 def test_options_describe_fields_and_filters(api_client: APIClient) -> None:

@@ -129,6 +129,32 @@ def test_xlsx_has_the_same_rows(api_client: APIClient, params: dict[str, str]) -
         assert written == row["modified_date"]
 
 
+@pytest.mark.parametrize(
+    "ask",
+    [
+        {"format": "xlsx"},
+        {"HTTP_ACCEPT": "application/vnd.ms-excel"},
+        {"HTTP_ACCEPT": XLSX},
+        {"HTTP_ACCEPT": "application/xls"},
+    ],
+    ids=["?format=xlsx", "Accept: vnd.ms-excel", "Accept: XLSX", "Accept: application/xls"],
+)
+def test_every_name_of_the_workbook_exports_the_same_workbook(
+    api_client: APIClient, customers: list, ask: dict[str, str]
+) -> None:
+    query = {key: value for key, value in ask.items() if key == "format"}
+    headers = {key: value for key, value in ask.items() if key != "format"}
+    expected = sheet_rows(api_client.get(EXPORT_URL, {"format": "xls"}))
+
+    response = api_client.get(EXPORT_URL, query, **headers)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == XLSX
+    assert response["Content-Disposition"] == 'attachment; filename="customers.xlsx"'
+    assert sheet_rows(response) == expected
+    assert len(expected) == 1 + len(customers)
+
+
 def test_the_xlsx_matches_the_lists_workbook(api_client: APIClient, customers: list) -> None:
     """Same cells, typed the same way, as the list's XLS page (drf-excel's look)."""
     page = load_workbook(io.BytesIO(api_client.get(LIST_URL, {"format": "xls"}).content)).active

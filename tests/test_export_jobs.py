@@ -45,7 +45,7 @@ def customers(make_customer: Callable[..., Customer], channel: Channel) -> None:
 
 
 @pytest.mark.usefixtures("customers")
-@pytest.mark.parametrize("export_format", ["csv", "xls"])
+@pytest.mark.parametrize("export_format", ["csv", "xls", "xlsx"])
 def test_a_job_writes_the_file_the_export_would(api_client: APIClient, export_format: str) -> None:
     params = {"format": export_format, "sort": "-id", "first_name": "n2"}
     created = api_client.post(f"{JOBS_URL}?format={export_format}&sort=-id&first_name=n2")

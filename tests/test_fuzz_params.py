@@ -43,13 +43,14 @@ PARAMETERS = [*CustomerFilterSet.base_filters, "page", "limit", "page_size", "fo
 UNKNOWN = ["token", "id", "id__in", "ordering", "search", "email__icontains", "q", "page[size]"]
 EXACT_FILTERS = ["first_name", "last_name", "email", "phone_number", "erp_code"]
 SORT_KEYS = ["id", "-id", "modified_date", "-modified_date"]
-FORMATS = ["json", "csv", "xls", "html", "api", "xml", "CSV", ""]
+FORMATS = ["json", "csv", "xls", "xlsx", "html", "api", "xml", "CSV", "XLSX", "jsonl", ""]
 # What a 200 is, by the format asked for (the last `format` given; none means JSON).
 CONTENT_TYPES = {
     None: "application/json",
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "xls": XLSX_MEDIA_TYPE,
+    "xlsx": XLSX_MEDIA_TYPE,
     "html": "text/html; charset=utf-8",
 }
 NOT_WHOLE = ["Enter a whole number."]
@@ -436,7 +437,9 @@ def test_a_repeated_bad_parameter_is_still_400(client: Client, customers: list[C
 # --- format ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["%00", "csv%00", "%FF", "api", "CSV", "x" * 10_000])
+@pytest.mark.parametrize(
+    "value", ["%00", "csv%00", "%FF", "api", "CSV", "XLSX", "jsonl", "x" * 10_000]
+)
 def test_an_unknown_format_is_404_in_json(
     value: str, client: Client, customers: list[Customer]
 ) -> None:

@@ -1,6 +1,7 @@
 """Output formats of list-simple: JSON, CSV, XLS and the browsable API.
 
-Each format is asked for both ways (``?format=`` and the Accept header) and parsed back.
+Each format is asked for both ways (``?format=`` and the Accept header), by each of its
+names, and parsed back.
 """
 
 import csv
@@ -51,7 +52,10 @@ def by_accept(media_type: str) -> pytest.ParameterSet:
 JSON_ASKS = [pytest.param(Ask(), id="no Accept"), by_accept("*/*")]
 JSON_ASKS += [by_format("json"), by_accept("application/json")]
 CSV_ASKS = [by_format("csv"), by_accept("text/csv")]
-XLS_ASKS = [by_format("xls"), by_accept("application/xls"), by_accept(XLSX)]
+# The format by its name and its file's extension; the media type as OMS clients, the
+# XLSX registration and legacy Excel tools name it: the same workbook.
+XLS_ASKS = [by_format("xls"), by_format("xlsx"), by_accept("application/xls"), by_accept(XLSX)]
+XLS_ASKS += [by_accept("application/vnd.ms-excel")]
 HTML_ASKS = [by_format("html"), by_accept("text/html")]
 
 

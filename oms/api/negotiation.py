@@ -1,23 +1,46 @@
-"""Content negotiation that knows a renderer's media type by more than one name."""
+"""Content negotiation that knows a renderer's media type, and its format, by more than one
+name."""
+
+from collections.abc import Iterable
 
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from oms.tabular.renderers import XLSX_MEDIA_TYPE, XLSRenderer
 
-# Accept-header names that stand for another renderer's media type.
-MEDIA_TYPE_ALIASES = {XLSX_MEDIA_TYPE: XLSRenderer.media_type}
+# Accept-header names that stand for another renderer's media type: the registered XLSX
+# type, and the legacy Excel type that older tools still send for any workbook.
+MEDIA_TYPE_ALIASES = {
+    XLSX_MEDIA_TYPE: XLSRenderer.media_type,
+    "application/vnd.ms-excel": XLSRenderer.media_type,
+}
+# ``?format=`` names that stand for another renderer's format: ``xlsx`` is the extension
+# of the file the workbook format writes.
+FORMAT_ALIASES = {"xlsx": XLSRenderer.format}
+
+
+def canonical_format(name: str) -> str:
+    """The renderer format ``name`` stands for (itself unless an alias)."""
+    return FORMAT_ALIASES.get(name, name)
 
 
 class ContentNegotiation(DefaultContentNegotiation):
-    """DRF's negotiation, plus :data:`MEDIA_TYPE_ALIASES`.
+    """DRF's negotiation, plus :data:`MEDIA_TYPE_ALIASES` and :data:`FORMAT_ALIASES`.
 
-    OMS clients ask for workbooks as ``application/xls``; spreadsheet tools ask by the
-    registered XLSX type. One renderer serves both, and OPTIONS lists it once.
+    OMS clients ask for workbooks as ``application/xls`` or ``?format=xls``; spreadsheet
+    tools ask by the Excel types, people by the file's extension. One renderer serves
+    them all, and OPTIONS lists it once.
     """
 
     def get_accept_list(self, request: Request) -> list[str]:
         return [self.resolve_alias(token) for token in super().get_accept_list(request)]
+
+    def filter_renderers(
+        self, renderers: Iterable[BaseRenderer], format: str
+    ) -> list[BaseRenderer]:
+        """The renderers of the ``?format=`` asked for (or of the format its alias names)."""
+        return super().filter_renderers(renderers, canonical_format(format))
 
     @staticmethod
     def resolve_alias(token: str) -> str:

@@ -1,9 +1,9 @@
 """OpenAPI for OMS endpoints (drf-spectacular): what a view implies, derived from the view.
 
 - :class:`AutoSchema` (``DEFAULT_SCHEMA_CLASS``) documents ``?format=`` with every
-  renderer's format and the renderers' own parameters (``?bom=``), a response body for
-  each renderer (the JSON page; CSV text, binary workbooks and the browsable API's HTML,
-  under each media type the negotiation accepts), the error responses the view's
+  renderer's format and its aliases, the renderers' own parameters (``?bom=``), a response
+  body for each renderer (the JSON page; CSV text, binary workbooks and the browsable API's
+  HTML, under each media type the negotiation accepts), the error responses the view's
   filters, pagination, authentication, permissions and throttles can give, and that
   every optional query parameter may be empty (the service ignores it then).
 - :class:`FilterSetExtension` types integer filters as their form fields validate them
@@ -37,7 +37,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from oms.api.negotiation import MEDIA_TYPE_ALIASES
+from oms.api.negotiation import FORMAT_ALIASES, MEDIA_TYPE_ALIASES
 from oms.tabular.renderers import TabularRenderer
 
 # Error bodies, as DRF's exception handler writes them.
@@ -135,12 +135,20 @@ class AutoSchema(openapi.AutoSchema):
         renderers = self.view.get_renderers()
         if not api_settings.URL_FORMAT_OVERRIDE or len(renderers) < 2:
             return None
-        choices = ", ".join(f"`{r.format}` ({media_type_of(r)})" for r in renderers)
+        formats = [r.format for r in renderers]
+        # An alias answers as the format it names, so it shares that format's responses.
+        aliases = [alias for alias, name in FORMAT_ALIASES.items() if name in formats]
+        choices = ", ".join(
+            [
+                *(f"`{r.format}` ({media_type_of(r)})" for r in renderers),
+                *(f"`{alias}` (as `{FORMAT_ALIASES[alias]}`)" for alias in aliases),
+            ]
+        )
         return build_parameter_type(
             name=api_settings.URL_FORMAT_OVERRIDE,
             schema={"type": "string"},
             location=OpenApiParameter.QUERY,
-            enum=[r.format for r in renderers],
+            enum=[*formats, *aliases],
             description=f"Response format, instead of the Accept header: {choices}.",
         )
 
