@@ -231,15 +231,17 @@ class ExportAPIView(ListAPIView):
     spool_size = 16 * 1024 * 1024  # bytes of a file kept in memory before going to disk
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        rows, _ = self.get_rows()  # filters are validated here: a 400 comes before any output
+        renderer = request.accepted_renderer
+        # Filters are validated here: a 400 comes before any output. COPY formats a CSV
+        # file's datetimes itself; other formats take the database's text where it has it.
+        rows, datetimes = self.get_rows(text=not isinstance(renderer, CSVRenderer))
         next_link = None
         if CURSOR_PARAM in request.query_params:
             rows, next_link = self.continue_cursor(rows)
-        renderer = request.accepted_renderer
         if isinstance(renderer, XLSRenderer):
             self.check_fits_a_workbook(rows)
         spool = Spool(self.spool_size)
-        self.write(rows, renderer, spool)
+        self.write(rows, datetimes, renderer, spool)
         spool.close_writing()
         response = spooled_response(
             request,
@@ -277,8 +279,11 @@ class ExportAPIView(ListAPIView):
         with transaction.atomic(using=rows.db):
             yield from rows.iterator(chunk_size=self.chunk_size)
 
-    def write(self, rows: QuerySet, renderer: TabularRenderer, spool: Spool) -> None:
-        """Every row into ``spool`` in the renderer's format. A CSV file on PostgreSQL
+    def write(
+        self, rows: QuerySet, datetimes: Datetimes, renderer: TabularRenderer, spool: Spool
+    ) -> None:
+        """Every row into ``spool`` in the renderer's format (``datetimes``: what the
+        rows' datetime columns hold, see ``get_rows``). A CSV file on PostgreSQL
         comes from ``COPY`` (``oms.tabular.copy``): the header row (and byte order mark)
         from the renderer, the rows from the database, with LF line ends as COPY writes
         them (CSV readers take either)."""
@@ -288,9 +293,8 @@ class ExportAPIView(ListAPIView):
             renderer.write(header, spool, self.request, writer_opts={"lineterminator": "\n"})
             spool.rows += copy_csv(rows, row_serializer, spool)
             return
-        renderer.write(
-            RowBatch(row_serializer, spool.counted(self.iterate(rows))), spool, self.request
-        )
+        counted = spool.counted(self.iterate(rows))
+        renderer.write(RowBatch(row_serializer, counted, datetimes), spool, self.request)
 
     def check_fits_a_workbook(self, rows: QuerySet) -> None:
         """A 400 before anything is written when the rows are more than a workbook holds."""
