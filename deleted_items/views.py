@@ -15,6 +15,7 @@ from deleted_items.models import DeletedItem, RetainedSince
 from deleted_items.serializers import DeletedItemSerializer
 from oms.api.keyset import CURSOR_PARAM, request_position
 from oms.api.views import ListAPIView
+from oms.tabular.jsonlines import JSONLinesRenderer
 from oms.tabular.rows import format_datetime
 
 
@@ -51,6 +52,8 @@ class DeletedItemListView(ListAPIView):
     serializer_class = DeletedItemSerializer
     filterset_class = DeletedItemFilterSet
     permission_classes = [ReadsAFeed]
+    # The lists' formats, and JSON Lines for pipelines that load deletions as files.
+    renderer_classes = [*ListAPIView.renderer_classes, JSONLinesRenderer]
     download_name = "deleted-items"
     channel_field = "channel_id"
     settled_field = "deleted_date"  # stamped by the database, as modified_date is

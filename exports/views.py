@@ -28,6 +28,7 @@ from oms.api.permissions import ModelViewPermission
 from oms.api.renderers import JSONRenderer
 from oms.api.schema import query_parameters
 from oms.http.downloads import Spool, spooled_response
+from oms.tabular.jsonlines import JSONLinesRenderer
 from oms.tabular.renderers import XLSX_MEDIA_TYPE
 
 
@@ -141,7 +142,11 @@ class ExportJobDetailView(OwnJobView):
 
 
 # What a job's file is, by the format of its export.
-FILE_BODIES = {"text/csv": OpenApiTypes.STR, XLSX_MEDIA_TYPE: OpenApiTypes.BINARY}
+FILE_BODIES = {
+    "text/csv": OpenApiTypes.STR,
+    XLSX_MEDIA_TYPE: OpenApiTypes.BINARY,
+    JSONLinesRenderer.media_type: OpenApiTypes.STR,
+}
 
 
 class ExportJobFileView(OwnJobView):

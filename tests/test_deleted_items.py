@@ -181,7 +181,12 @@ def test_options_describe_fields_and_filters(api_client: APIClient) -> None:
     body = api_client.options(URL).json()
 
     assert body["name"] == "list"
-    assert body["renders"] == ["application/json", "text/csv", "application/xls"]
+    assert body["renders"] == [
+        "application/json",
+        "text/csv",
+        "application/xls",
+        "application/x-ndjson",
+    ]
     assert list(body["actions"]["GET"]) == FIELDS
     filters = {entry["field_name"]: entry for entry in body["filters"]}
     assert filters["deleted_date"]["lookup_expr"] == ["exact", "gt", "gte", "lt", "lte"]

@@ -347,7 +347,7 @@ def test_options_describe_the_export_in_json(api_client: APIClient) -> None:
 
     assert response.status_code == 200
     assert response.json()["name"] == "list-simple-export"
-    assert response.json()["renders"] == ["text/csv", "application/xls"]
+    assert response.json()["renders"] == ["text/csv", "application/xls", "application/x-ndjson"]
 
 
 def test_exports_count_against_the_export_rate(

@@ -1,7 +1,7 @@
 """A Python client that openapi-python-client generates from the served schema, with the
 service's endpoint template (``clients/openapi-python-client/``), reads the list, the
 export and the deletion feed in each format from the served service: JSON as the typed
-page, CSV as text, XLSX as a file of bytes.
+page, CSV as text, XLSX and JSON Lines as a file of bytes.
 
 The service is gunicorn on the test database; the client is generated from its
 ``/api/schema/?format=json`` into a temporary folder and imported from there.
@@ -9,6 +9,7 @@ The service is gunicorn on the test database; the client is generated from its
 
 import csv
 import importlib
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -94,6 +95,11 @@ def sheet_rows(file: Any, types: ModuleType) -> list[list[Any]]:
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
+def json_lines(file: Any, types: ModuleType) -> list[dict[str, Any]]:
+    assert isinstance(file, types.File), type(file)
+    return [json.loads(line) for line in file.payload.read().splitlines()]
+
+
 def test_a_generated_client_reads_each_format_of_each_list(
     generated: ModuleType, service: str, token: str, rows: list[Customer]
 ) -> None:
@@ -139,6 +145,8 @@ def test_a_generated_client_reads_each_format_of_each_list(
     workbook = export.sync(client=client, format_=models.CustomersListSimpleExportFormat.XLS)
     assert sheet_rows(workbook, types)[0] == CUSTOMER_HEADER
     assert [row[0] for row in sheet_rows(workbook, types)[1:]] == [c.id for c in rows]
+    lines = export.sync(client=client, format_=models.CustomersListSimpleExportFormat.JSONL)
+    assert [item["id"] for item in json_lines(lines, types)] == [c.id for c in rows]
 
     # The deletion feed: the same three.
     deletions = feed.sync(client=client, format_=models.DeletedItemsListFormat.JSON)
@@ -158,6 +166,8 @@ def test_a_generated_client_reads_each_format_of_each_list(
     ]
     workbook = feed.sync(client=client, format_=models.DeletedItemsListFormat.XLS)
     assert sheet_rows(workbook, types)[0] == DELETION_HEADER
+    lines = feed.sync(client=client, format_=models.DeletedItemsListFormat.JSONL)
+    assert [item["object_id"] for item in json_lines(lines, types)] == [deletion.object_id]
 
     # Errors are typed too.
     anonymous = generated.Client(base_url=service)

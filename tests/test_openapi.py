@@ -371,6 +371,19 @@ def test_an_export_job_takes_the_exports_parameters(schema: dict[str, Any]) -> N
     assert "400" in jobs["responses"]  # checked when the job is created
 
 
+@pytest.mark.parametrize("url", [f"{LIST_URL}export/", "/api/v1/oms/deleted-items/"])
+def test_json_lines_are_documented_where_they_are_served(schema: dict[str, Any], url: str) -> None:
+    operation = schema["paths"][url]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+
+    assert "jsonl" in parameters["format"]["schema"]["enum"]
+    assert operation["responses"]["200"]["content"]["application/x-ndjson"] == {
+        "schema": {"type": "string"}
+    }
+    list_simple = schema["paths"][LIST_URL]["get"]["responses"]["200"]["content"]
+    assert "application/x-ndjson" not in list_simple
+
+
 def test_the_deletion_feed_documents_its_410(schema: dict[str, Any]) -> None:
     operation = schema["paths"]["/api/v1/oms/deleted-items/"]["get"]
     assert "load everything again" in operation["responses"]["410"]["description"]

@@ -39,6 +39,7 @@ from oms.api.throttling import rate_limit_headers
 from oms.http.downloads import Spool, spooled_response
 from oms.http.security import log_authentication_failure
 from oms.tabular.copy import can_copy, copy_csv
+from oms.tabular.jsonlines import JSONLinesRenderer
 from oms.tabular.renderers import CSVRenderer, TabularRenderer, XLSRenderer
 from oms.tabular.rows import Datetimes, RowBatch, RowSerializer
 
@@ -205,7 +206,7 @@ class TooManyRows(APIException):
 
 
 class ExportAPIView(ListAPIView):
-    """Every matching row of a list, unpaginated, as one CSV or XLSX download.
+    """Every matching row of a list, unpaginated, as one CSV, XLSX or JSON Lines download.
 
     The list's filters, sort, channel scope, authentication and permission apply; only
     the formats differ, and requests count against the ``export`` rate.
@@ -221,10 +222,11 @@ class ExportAPIView(ListAPIView):
     - XLSX is written row by row (``oms.tabular.xlsx``). A workbook cannot hold more than
       ``max_xlsx_rows`` data rows (Excel's limit): a bigger export is a 400 decided from
       the count, before any row is written.
+    - JSON Lines (``oms.tabular.jsonlines``) is written ``chunk_size`` rows at a time too.
     """
 
     pagination_class = None
-    renderer_classes = [CSVRenderer, XLSRenderer]  # errors and OPTIONS: JSON
+    renderer_classes = [CSVRenderer, XLSRenderer, JSONLinesRenderer]  # errors, OPTIONS: JSON
     throttle_scope = "export"
     chunk_size = 2000  # rows per fetch from the cursor
     max_xlsx_rows = 1_048_575  # Excel's 1,048,576 rows, less the header

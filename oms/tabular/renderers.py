@@ -1,4 +1,5 @@
-"""Tabular renderers: a list's rows as CSV or as an Excel workbook.
+"""Tabular renderers: a list's rows as CSV or as an Excel workbook (JSON Lines:
+``oms.tabular.jsonlines``).
 
 A :class:`TabularRenderer` writes a :class:`oms.tabular.rows.RowBatch`, and nothing else:
 a page's rows (``render``, the ``results`` of a page) or a whole export (``write``, into a
@@ -18,6 +19,7 @@ from io import BytesIO, StringIO
 from itertools import islice
 from typing import IO, Any
 
+from django.http import HttpResponseBase
 from openpyxl.styles.numbers import (
     FORMAT_DATE_DATETIME,
     FORMAT_DATE_TIME4,
@@ -63,12 +65,20 @@ class TabularRenderer(renderers.BaseRenderer):
         context = renderer_context or {}
         response = context.get("response")
         if response is not None:
-            response["Content-Type"] = self.content_type
+            self.label(response)
             name = getattr(context.get("view"), "download_name", "export")
             response["Content-Disposition"] = f'attachment; filename="{name}.{self.extension}"'
         buffer = BytesIO()
         self.write(data["results"], buffer, context.get("request"))
-        return buffer.getvalue()
+        body = buffer.getvalue()
+        if not body and response is not None:
+            # DRF drops the Content-Type of an empty body (a JSON Lines page of no rows),
+            # which is still a file of this format: labelled again once rendered.
+            response.add_post_render_callback(self.label)
+        return body
+
+    def label(self, response: HttpResponseBase) -> None:
+        response["Content-Type"] = self.content_type
 
     def write(self, batch: RowBatch, target: IO[bytes], request: Request | None) -> None:
         raise NotImplementedError
