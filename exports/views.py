@@ -105,12 +105,16 @@ class ExportJobCreateView(APIView):
 
     def check_filters(self, request: Request) -> None:
         """A 400 now for what the export would refuse later: invalid filters, a format
-        that is no export format."""
-        formats = [renderer.format for renderer in self.export_view.renderer_classes]
+        that is no export format or a value its parameters do not take."""
+        renderers = {renderer.format: renderer for renderer in self.export_view.renderer_classes}
         # An empty format is ignored, as the export ignores it: the first one then.
-        export_format = canonical_format(request.query_params.get("format") or formats[0])
-        if export_format not in formats:
-            raise ValidationError({"format": [f"Export formats: {', '.join(formats)}."]})
+        export_format = canonical_format(
+            request.query_params.get("format") or next(iter(renderers))
+        )
+        if export_format not in renderers:
+            raise ValidationError({"format": [f"Export formats: {', '.join(renderers)}."]})
+        for renderer in renderers.values():
+            renderer().check_params(request)
         filterset_class = self.export_view.filterset_class
         filterset = filterset_class(request.query_params, queryset=self.get_queryset())
         if not filterset.is_valid():

@@ -118,7 +118,8 @@ def test_every_filter_is_documented_with_its_type(
 
 
 def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]]) -> None:
-    assert set(parameters) == {*CustomerFilterSet.base_filters, *PAGINATION, "format", "bom"}
+    formats = {"format", "bom", "xlsx_datetimes"}
+    assert set(parameters) == {*CustomerFilterSet.base_filters, *PAGINATION, *formats}
     assert parameters["page"]["schema"] == {
         "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["last"]}]
     }
@@ -136,6 +137,10 @@ def test_pagination_and_format_parameters(parameters: dict[str, dict[str, Any]])
     # Only `1` adds the mark and any other value is taken (test_spreadsheet_safety.py).
     assert parameters["bom"]["schema"] == {"type": "string"}
     assert "byte order mark" in parameters["bom"]["description"]
+    # The workbook renderer's.
+    datetimes = parameters["xlsx_datetimes"]
+    assert datetimes["schema"] == {"type": "string", "enum": ["serial", "text"]}
+    assert "to the millisecond" in datetimes["description"]
 
 
 def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -167,6 +167,10 @@ class ListAPIView(generics.ListAPIView):
             self.format_kwarg = self.get_format_suffix(**kwargs)  # as super().initial would
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
+        if request.method != "OPTIONS":
+            for renderer in self.get_renderers():
+                if isinstance(renderer, TabularRenderer):
+                    renderer.check_params(request)
 
     def get_throttles(self) -> list[BaseThrottle]:
         # Kept so that finalize_response can report what they counted.

@@ -83,6 +83,11 @@ class TabularRenderer(renderers.BaseRenderer):
     def write(self, batch: RowBatch, target: IO[bytes], request: Request | None) -> None:
         raise NotImplementedError
 
+    def check_params(self, request: Request) -> None:
+        """A 400 naming a query parameter of this format whose value it does not take. The
+        view asks every format it offers, whichever is asked for, before reading any row
+        (a renderer runs too late for a 400): a value the schema refuses never passes."""
+
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         """OpenAPI query parameters of this format, as filter backends and paginators
         declare theirs (``oms.api.schema.AutoSchema`` collects them)."""
@@ -154,12 +159,17 @@ class CSVRenderer(TabularRenderer, PaginatedCSVRenderer):
         ]
 
 
-def xlsx_number_formats(fields: Iterable[serializers.Field]) -> list[str | None]:
+def xlsx_number_formats(
+    fields: Iterable[serializers.Field], *, text_datetimes: bool = False
+) -> list[str | None]:
     """The number format drf-excel gives each column's cells (``DRF_EXCEL_*`` settings
-    included); None where it keeps General (text)."""
+    included); None where it keeps General (text), as datetime columns written as text
+    (``text_datetimes``) do."""
     formats: list[str | None] = []
     for field in fields:
-        if isinstance(field, serializers.IntegerField):
+        if isinstance(field, serializers.DateTimeField) and text_datetimes:
+            formats.append(None)
+        elif isinstance(field, serializers.IntegerField):
             formats.append(drf_excel_setting("INTEGER_FORMAT") or FORMAT_NUMBER)
         elif isinstance(field, serializers.FloatField | serializers.DecimalField):
             formats.append(drf_excel_setting("DECIMAL_FORMAT") or FORMAT_NUMBER_00)
@@ -178,7 +188,11 @@ class XLSRenderer(TabularRenderer):
     """The rows as an Excel workbook, with drf-excel's cells, sheet title and column widths
     (``oms.tabular.xlsx`` writes it, streaming, ten times faster than openpyxl).
 
-    Cells: text neutralised, numbers as numbers, datetimes as Excel datetimes in UTC.
+    Cells: text neutralised, numbers as numbers, datetimes as Excel datetimes in UTC, or
+    with ``?xlsx_datetimes=text`` as the API's text: an Excel datetime is a day count in a
+    double, which Excel keeps to 15 digits (some microseconds) and openpyxl and pandas
+    read back to the millisecond; the text is exact.
+
     Advertised and negotiated as ``application/xls``, the name OMS clients use (the
     registered XLSX type is an alias, see ``oms.api.negotiation``); the response says what
     the bytes are, an Office Open XML workbook, so spreadsheet tools open it.
@@ -188,19 +202,53 @@ class XLSRenderer(TabularRenderer):
     format = "xls"
     charset = None  # binary: no "; charset=utf-8" suffix
     extension = "xlsx"
+    datetimes_query_param = "xlsx_datetimes"
+    datetimes_choices = ["serial", "text"]  # the first is the default
 
     @property
     def content_type(self) -> str:
         return XLSX_MEDIA_TYPE
 
     def write(self, batch: RowBatch, target: IO[bytes], request: Request | None) -> None:
+        text = self.text_datetimes(request)
         write_workbook(
             batch.header,
-            batch.native_values(),
+            batch.api_values() if text else batch.native_values(),
             target,
-            xlsx_number_formats(batch.serializer.fields),
+            xlsx_number_formats(batch.serializer.fields, text_datetimes=text),
             zip64=not isinstance(batch.rows, Sized),  # an export may pass 2 GiB
         )
+
+    def check_params(self, request: Request) -> None:
+        self.text_datetimes(request)
+
+    def text_datetimes(self, request: Request | None) -> bool:
+        """Whether the request asks for datetimes as text; a 400 naming the parameter for
+        a value that is not a choice (empty: the default)."""
+        value = request.query_params.get(self.datetimes_query_param, "") if request else ""
+        if value == "":
+            return False
+        field = serializers.ChoiceField(choices=self.datetimes_choices)
+        try:
+            return field.run_validation(value) == "text"
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({self.datetimes_query_param: error.detail}) from None
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.datetimes_query_param,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": self.datetimes_choices},
+                "description": (
+                    "Datetime cells of a workbook: `serial` (default), Excel datetimes in "
+                    "UTC, shown to the second and read back to the millisecond; `text`, the "
+                    "API's text (`2023-10-06T08:42:53.427050Z`), exact. Another value is a "
+                    "400, whatever the format."
+                ),
+            }
+        ]
 
 
 def write_workbook(
