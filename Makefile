@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_USER ?= demo
+# Where `make run` keeps its demo token's key, to print the same one on every run (git
+# ignores the file); a new token replaces it when the database has no active token for it.
+DEMO_TOKEN_FILE ?= .demo-token
 # `make run` is for local development: DEBUG on, SQLite unless DATABASE_URL is set.
 RUN_ENV := DEBUG=true LOG_FORMAT=plain
 
@@ -55,8 +58,8 @@ upgrade: lock
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py load_demo_data
-	@token=$$($(RUN_ENV) $(BIN)/python manage.py issue_token $(DEMO_USER)) && \
-	echo && echo "API token for '$(DEMO_USER)': $$token" && \
+	@token=$$($(RUN_ENV) $(BIN)/python manage.py demo_token $(DEMO_USER) --file $(DEMO_TOKEN_FILE)) && \
+	echo && echo "API token for '$(DEMO_USER)' (kept in $(DEMO_TOKEN_FILE)): $$token" && \
 	echo "Try: curl -H 'Authorization: Token $$token' http://$(HOST):$(PORT)/api/v1/oms/customers/list-simple/" && echo
 	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

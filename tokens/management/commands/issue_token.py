@@ -2,7 +2,6 @@ from argparse import ArgumentParser
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -10,7 +9,7 @@ from django.utils import timezone
 
 from channels.models import Channel
 from oms.commands import positive_int
-from tokens.issuing import issue
+from tokens.issuing import issue, reader
 
 
 class Command(BaseCommand):
@@ -57,15 +56,3 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(key)
-
-
-def reader(username: str) -> User:
-    """The user, created without a usable password if missing, with read access to customers."""
-    user, created = User.objects.get_or_create(username=username)
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="customers", codename="view_customer")
-    )
-    return user
