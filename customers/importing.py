@@ -120,6 +120,9 @@ class Reading(NamedTuple):
     columns: list[str]
     header_lines: int
     rows: Iterator[RawRow]
+    # Whether text may carry the spreadsheet mark of the service's CSV downloads, to come
+    # off; the service writes JSON Lines without it, and their values are taken as they are.
+    marked: bool = True
 
 
 def read_csv(text: TextIO) -> Reading:
@@ -201,7 +204,7 @@ def check_columns(columns: list[str]) -> None:
 
 def read_jsonl(text: TextIO) -> Reading:
     """One JSON object per line; blank lines are skipped."""
-    return Reading(list(API_COLUMNS), 0, jsonl_rows(text))
+    return Reading(list(API_COLUMNS), 0, jsonl_rows(text), marked=False)
 
 
 def jsonl_rows(text: TextIO) -> Iterator[RawRow]:
@@ -242,17 +245,17 @@ READERS: dict[str, Callable[[TextIO], Reading]] = {
 # Validation and writing.
 
 
-def validate_row(values: Mapping[str, str | None]) -> dict[str, Any]:
+def validate_row(values: Mapping[str, str | None], *, marked: bool = True) -> dict[str, Any]:
     """The customer's values by attribute name, checked by the model fields themselves:
-    email format, lengths, the 32-bit omnitron_id range, an integer channel. Raises a
-    ValidationError keyed by column."""
+    email format, lengths, the 32-bit omnitron_id range, an integer channel; text loses the
+    spreadsheet mark if ``marked``. Raises a ValidationError keyed by column."""
     cleaned, errors = {}, {}
     for column, field in FIELDS.items():
         if column not in values:
             errors[column] = ["This field is missing."]
             continue
         try:
-            cleaned[field.attname] = clean_value(field, values[column])
+            cleaned[field.attname] = clean_value(field, values[column], marked=marked)
         except ValidationError as error:
             errors[column] = error.messages
     if errors:
@@ -260,7 +263,7 @@ def validate_row(values: Mapping[str, str | None]) -> dict[str, Any]:
     return cleaned
 
 
-def clean_value(field: Field, value: str | None) -> Any:
+def clean_value(field: Field, value: str | None, *, marked: bool = True) -> Any:
     if value is None or value == "":
         # What the model stores for no value: NULL where it may (the API shows null),
         # else "" (or None for non-text fields, which clean() then rejects as required).
@@ -268,7 +271,7 @@ def clean_value(field: Field, value: str | None) -> Any:
     else:
         no_null_characters(value)
         check_encodable(value)
-        if field.empty_strings_allowed:  # text: the export's spreadsheet mark comes off
+        if marked and field.empty_strings_allowed:  # text: the export's mark comes off
             value = restore_formula(value)
     if isinstance(field, ForeignKey):
         # ForeignKey.clean() would look the channel up, row by row; missing channels are
@@ -373,12 +376,13 @@ def import_rows(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     tick: Callable[[int], object] | None = None,
+    marked: bool = True,
 ) -> ImportSummary:
     """Validate and upsert ``rows``, each ``batch_size`` valid rows in one transaction.
 
     Within a batch the last row of an omnitron_id wins; across batches the later batch
     updates what the earlier wrote, so the file's last row wins either way. ``tick`` gets
-    the number of rows read now and then, for a progress bar.
+    the number of rows read now and then, for a progress bar; ``marked``: see ``Reading``.
     """
     summary = ImportSummary()
     started = time.monotonic()
@@ -392,7 +396,7 @@ def import_rows(
         try:
             if row.error:
                 raise ValidationError(row.error)
-            customer = validate_row(row.values)
+            customer = validate_row(row.values, marked=marked)
         except ValidationError as error:
             summary.rejected += 1
             rejects.write(row, describe(error))
@@ -479,7 +483,7 @@ def import_file(
             newline="" if read is read_csv else None,
         )
         stack.enter_context(text)
-        columns, header_lines, rows = read(text)
+        columns, header_lines, rows, marked = read(text)
         rejects = RejectsWriter(stack.enter_context(open_rejects(rejects_file, path)), columns)
         # A file's progress is in bytes of its size; a pipe's in rows, with no total.
         in_bytes = binary.seekable()
@@ -494,6 +498,6 @@ def import_file(
         def tick(rows: int) -> None:
             bar.update((binary.tell() if in_bytes else rows) - bar.n)
 
-        summary = import_rows(rows, rejects, batch_size=batch_size, tick=tick)
+        summary = import_rows(rows, rejects, batch_size=batch_size, tick=tick, marked=marked)
         summary.header_lines = header_lines
     return summary, rejects_file

@@ -561,6 +561,25 @@ def test_the_services_own_csv_imports_as_the_identity(
     assert state() == before
 
 
+def test_the_services_own_json_lines_import_as_the_identity(
+    tmp_path: Path, make_customer: Callable[..., Customer], api_client: Any
+) -> None:
+    """JSON Lines carry values as they are, no spreadsheet mark to take off: a value that
+    starts with one keeps it."""
+    texts = ["+905551234567", "=1+1", "'=quoted", "''", "a\u2028b", "two\nlines", "O'Brien"]
+    for number, text in enumerate(texts, start=1):
+        make_customer(omnitron_id=number, first_name=text, phone_number=text, erp_code=text)
+    before = state()
+    response = api_client.get("/api/v1/oms/customers/list-simple/export/", {"format": "jsonl"})
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(b"".join(response.streaming_content))
+
+    counts = run(path)
+
+    assert (counts["unchanged"], counts["updated"], counts["rejected"]) == (len(texts), 0, 0)
+    assert state() == before
+
+
 def test_a_value_past_the_field_limit_stops_the_reader_and_rejects_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
