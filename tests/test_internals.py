@@ -11,13 +11,18 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.db.models import Value
 from django.test.utils import CaptureQueriesContext
+from django.urls import path
+from drf_spectacular.generators import SchemaGenerator
 from pytest_django.fixtures import Settings
+from rest_framework import serializers
 
 from channels.models import Channel
 from customers.filters import CustomerFilterSet
 from customers.models import Customer
 from oms import internals
 from oms.api.filters import FilterForm
+from oms.internals.spectacular import SpectacularAutoSchema
+from tests.toolkit.views import GadgetListView
 
 MakeCustomer = Callable[..., Customer]
 
@@ -150,3 +155,44 @@ def test_drf_excel_reads_its_settings_as_the_project_does(settings: Settings) ->
 
     assert internals.drf_excel_setting("INTEGER_FORMAT") == "0.0"
     assert internals.drf_excel_setting("DATE_FORMAT") is None
+
+
+def test_drf_spectacular_runs_the_steps_the_schema_hooks_into() -> None:
+    """Each private step SpectacularAutoSchema renames is still one drf-spectacular runs,
+    with the result the hook is given; the private reads still answer."""
+    calls: list[str] = []
+
+    class Recording(SpectacularAutoSchema):
+        def adjust_parameters(self, parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            calls.append("parameters")
+            assert "name" in {parameter["name"] for parameter in parameters}
+            assert self.filter_parameters()
+            assert self.pagination_parameters()
+            return parameters
+
+        def format_parameters(self) -> list[dict[str, Any]]:
+            calls.append("format")
+            return super().format_parameters()
+
+        def adjust_response(
+            self, response: dict[str, Any], status_code: str, media_types: list[str] | None
+        ) -> dict[str, Any]:
+            calls.append(f"response {status_code}")
+            return response
+
+        def adjust_responses(self, responses: dict[str, Any]) -> dict[str, Any]:
+            calls.append("responses")
+            return {**responses, "418": {"description": "added by the hook"}}
+
+    class RecordedView(GadgetListView):
+        schema = Recording()
+
+    generator = SchemaGenerator(patterns=[path("gadgets/", RecordedView.as_view())])
+    operation = generator.get_schema(request=None, public=True)["paths"]["/gadgets/"]["get"]
+
+    assert {"parameters", "format", "response 200", "responses"} <= set(calls)
+    assert operation["responses"]["418"] == {"description": "added by the hook"}
+    field_schema = Recording().map_serializer_field(
+        serializers.IntegerField(max_value=9), "request"
+    )
+    assert field_schema == {"type": "integer", "maximum": 9}

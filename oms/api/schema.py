@@ -38,6 +38,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from oms.api.negotiation import FORMAT_ALIASES, MEDIA_TYPE_ALIASES
+from oms.internals.spectacular import SpectacularAutoSchema
 from oms.tabular.renderers import TabularRenderer
 
 # Error bodies, as DRF's exception handler writes them.
@@ -91,7 +92,7 @@ def media_type_names(renderer: BaseRenderer) -> list[str]:
     return [media_type, *(a for a, name in MEDIA_TYPE_ALIASES.items() if name == media_type)]
 
 
-class AutoSchema(openapi.AutoSchema):
+class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema, plus what OMS views imply but do not declare."""
 
     def map_renderers(self, attribute: str) -> list[Any]:
@@ -100,8 +101,7 @@ class AutoSchema(openapi.AutoSchema):
         renderers = self.view.get_renderers()
         return list(dict.fromkeys(getattr(r, attribute).split(";")[0] for r in renderers))
 
-    def _get_parameters(self) -> list[dict[str, Any]]:
-        parameters = super()._get_parameters()
+    def adjust_parameters(self, parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for parameter in parameters:
             # The service ignores a query parameter with an empty value (`?email=`), as it
             # ignores an unknown one; `cursor=` is a value of its own and says so.
@@ -109,7 +109,7 @@ class AutoSchema(openapi.AutoSchema):
                 parameter.setdefault("allowEmptyValue", True)
         return parameters
 
-    def _get_format_parameters(self) -> list[dict[str, Any]]:
+    def format_parameters(self) -> list[dict[str, Any]]:
         """``format``, then the parameters of the renderers themselves (e.g. the CSV
         renderer's ``bom``), which a renderer declares as filter backends and paginators
         do, with ``get_schema_operation_parameters(view)``, and the view's own (an
@@ -152,14 +152,9 @@ class AutoSchema(openapi.AutoSchema):
             description=f"Response format, instead of the Accept header: {choices}.",
         )
 
-    def _get_response_for_code(
-        self,
-        serializer: Any,
-        status_code: str,
-        media_types: list[str] | None = None,
-        direction: str = "response",
+    def adjust_response(
+        self, response: dict[str, Any], status_code: str, media_types: list[str] | None
     ) -> dict[str, Any]:
-        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
         # Media types given by @extend_schema say what they are; derived ones all got the
         # serializer's schema, which only a JSON renderer writes.
         if media_types or not status_code.startswith("2") or "content" not in response:
@@ -175,21 +170,15 @@ class AutoSchema(openapi.AutoSchema):
         response["content"] = bodies
         return response
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
-        responses = super()._get_response_bodies(direction)
-        if direction == "response":
-            for code, response in self.get_error_responses().items():
-                responses.setdefault(code, response)
+    def adjust_responses(self, responses: dict[str, Any]) -> dict[str, Any]:
+        for code, response in self.get_error_responses().items():
+            responses.setdefault(code, response)
         return responses
 
     def get_error_responses(self) -> dict[str, dict[str, Any]]:
         """The error responses this operation can give, by status code."""
         errors: dict[str, tuple[str, str]] = {}
-        if (
-            self._get_filter_parameters()
-            or self._get_pagination_parameters()
-            or self.view_parameters()
-        ):
+        if self.filter_parameters() or self.pagination_parameters() or self.view_parameters():
             errors["400"] = ("ValidationError", "Invalid query parameters.")
         permissions = self.view.get_permissions()
         if any(not isinstance(permission, AllowAny) for permission in permissions):
@@ -198,7 +187,7 @@ class AutoSchema(openapi.AutoSchema):
                 errors["401"] = ("ErrorDetail", "No credentials, or invalid ones.")
             errors["403"] = ("ErrorDetail", "Authenticated without the permission needed.")
         not_found = [
-            *(["a page that does not exist"] if self._get_pagination_parameters() else []),
+            *(["a page that does not exist"] if self.pagination_parameters() else []),
             *(["an unknown object"] if uritemplate.variables(self.path) else []),
             *(["an unknown format"] if self.format_parameter() else []),
         ]
@@ -276,7 +265,7 @@ class FilterSetExtension(DjangoFilterExtension):
 
     def resolve_filter_field(
         self,
-        auto_schema: openapi.AutoSchema,
+        auto_schema: SpectacularAutoSchema,
         model: type[Model],
         filterset_class: type[FilterSet],
         field_name: str,
@@ -294,7 +283,7 @@ class FilterSetExtension(DjangoFilterExtension):
             elif isinstance(form_field, forms.IntegerField) and not is_array(parameter):
                 bounds = {"min_value": form_field.min_value, "max_value": form_field.max_value}
                 field = serializers.IntegerField(**bounds)
-                parameter["schema"] = auto_schema._map_serializer_field(field, "request")
+                parameter["schema"] = auto_schema.map_serializer_field(field, "request")
             elif refuses_nul(form_field) and parameter["schema"].get("type") == "string":
                 parameter["schema"]["pattern"] = WITHOUT_NUL
         return parameters
