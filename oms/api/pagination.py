@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
@@ -31,6 +31,9 @@ from oms.api.keyset import (
 )
 
 if TYPE_CHECKING:  # DRF's settings import these modules while loading views
+    from rest_framework.pagination import HtmlContextWithPageLinks
+    from rest_framework.views import APIView
+
     from oms.api.views import ListAPIView
 
 
@@ -106,7 +109,7 @@ class DeferredJoinPaginator(Paginator):
             raise EmptyPage(self.error_messages["no_results"])
         return ListPage(rows, number, self)
 
-    def validate_number_format(self, number: int | str) -> int:
+    def validate_number_format(self, number: int | float | str) -> int:
         """Paginator.validate_number without the comparison with the number of pages."""
         try:
             if isinstance(number, float) and not number.is_integer():
@@ -120,7 +123,7 @@ class DeferredJoinPaginator(Paginator):
 
     def slice_rows(self, bottom: int, top: int) -> QuerySet | Sequence[Any]:
         """Rows ``bottom`` to ``top`` (exclusive) of the object list, in its order."""
-        rows = self.object_list
+        rows = cast(QuerySet | Sequence[Any], self.object_list)
         if self.offset_source is not None and isinstance(rows, QuerySet):
             located = self.offset_source(rows, bottom)
             if located is not None:
@@ -171,7 +174,8 @@ class PageLimitPagination(PageNumberPagination):
         self.cursor_page: CursorPage | None = None
         if self.cursor_query_param in request.query_params:
             return self.paginate_by_cursor(queryset, request, view)
-        self.django_paginator_class = partial(
+        # A partial of the class, which DRF calls as it would the class.
+        self.django_paginator_class = partial(  # type: ignore[assignment]
             DeferredJoinPaginator,
             count_source=view.count_source,
             offset_source=view.offset_source,
@@ -189,29 +193,31 @@ class PageLimitPagination(PageNumberPagination):
             raise cursor_error(
                 f"Give {self.cursor_query_param} or {self.page_query_param}, not both."
             )
-        self.request = request
+        self.cursor_request = request
         self.keyset = KeysetPaginator(
             queryset, view.get_row_serializer().columns, view.settled_field
         )
-        self.cursor_page = self.keyset.page(requested_cursor(request), self.get_page_size(request))
-        self.counted = partial(self.cursor_count, queryset, view.count_source)
-        self.display_page_controls = bool(self.cursor_page.next or self.cursor_page.previous)
-        return self.cursor_page.rows
+        cursor = requested_cursor(request)
+        page = self.cursor_page = self.keyset.page(cursor, self.get_page_size(request))
+        self.counted = partial(self.cursor_count, queryset, view.count_source, page, cursor)
+        self.display_page_controls = bool(page.next or page.previous)
+        return page.rows
 
-    def cursor_count(self, queryset: QuerySet, count_source: CountSource) -> int:
+    def cursor_count(
+        self, queryset: QuerySet, count_source: CountSource, page: CursorPage, cursor: str
+    ) -> int:
         """The rows matching the filters, as a page counts them: a cursor page's position
         and held-back rows aside, from the view's counters where it has them. A first
         page in an order that holds nothing back and has no next page is all of them."""
-        page = self.cursor_page
         first_and_only = not page.previous and not page.next
-        if first_and_only and requested_cursor(self.request) == "" and not self.keyset.holds_back():
+        if first_and_only and cursor == "" and not self.keyset.holds_back():
             return len(page.rows)
         counted = count_source(queryset)
         return queryset.count() if counted is None else counted
 
     def get_paginated_response(self, data: Any) -> Response:
         next_link, previous_link = self.get_next_link(), self.get_previous_link()
-        count = self.page.paginator.count if self.cursor_page is None else self.counted()
+        count = self.counted() if self.cursor_page is not None else self.paginator_count()
         response = Response(
             {"count": count, "next": next_link, "previous": previous_link, "results": data}
         )
@@ -223,6 +229,12 @@ class PageLimitPagination(PageNumberPagination):
         if links:
             response["Link"] = ", ".join(links)
         return response
+
+    def paginator_count(self) -> int:
+        """The count of the numbered page's paginator."""
+        if self.page is None:
+            raise ImproperlyConfigured("A page's count before the page was paginated.")
+        return self.page.paginator.count
 
     def get_next_link(self) -> str | None:
         if self.cursor_page is None:
@@ -238,23 +250,31 @@ class PageLimitPagination(PageNumberPagination):
         """This request's URL with ``position`` as its cursor, every other parameter kept."""
         if position is None:
             return None
-        return cursor_url(self.request, self.keyset.codec.encode(position), [self.page_query_param])
+        encoded = self.keyset.codec.encode(position)
+        return cursor_url(self.cursor_request, encoded, [self.page_query_param])
 
-    def get_html_context(self) -> dict[str, Any]:
+    def get_html_context(self) -> HtmlContextWithPageLinks:
         if self.cursor_page is None:
             return super().get_html_context()
-        return {"previous_url": self.get_previous_link(), "next_url": self.get_next_link()}
+        # Cursor pages have no numbers: the previous and next links alone.
+        return {
+            "previous_url": self.get_previous_link() or "",
+            "next_url": self.get_next_link() or "",
+            "page_links": [],
+        }
 
     def to_html(self) -> str:
         if self.cursor_page is None:
             return super().to_html()
-        return loader.get_template(self.cursor_template).render(self.get_html_context())
+        return loader.get_template(self.cursor_template).render(dict(self.get_html_context()))
 
     def get_page_size(self, request: Request) -> int:
         for param in (self.page_size_query_param, *self.page_size_query_aliases):
             value = request.query_params.get(param, "")
             if value != "":
                 return self.parse_page_size(param, value)
+        if self.page_size is None:
+            raise ImproperlyConfigured("Set REST_FRAMEWORK['PAGE_SIZE'].")
         return self.page_size
 
     def parse_page_size(self, param: str, value: str) -> int:
@@ -264,7 +284,7 @@ class PageLimitPagination(PageNumberPagination):
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({param: exc.detail}) from exc
 
-    def get_schema_operation_parameters(self, view: ListAPIView) -> list[dict[str, Any]]:
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         """OpenAPI query parameters: the page, the page size and its aliases, with the
         bounds ``parse_page_size`` enforces.
 

@@ -21,7 +21,7 @@ class JSONRenderer(renderers.JSONRenderer):
     options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
     def render(self, data: Any, media_type: str | None = None, context: Context = None) -> bytes:
-        if data is None or self.get_indent(media_type, context or {}):
+        if data is None or self.get_indent(media_type or "", context or {}):
             return super().render(data, media_type, context)
         try:
             body = orjson.dumps(data, default=JSONEncoder().default, option=self.options)

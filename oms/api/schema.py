@@ -281,8 +281,11 @@ class FilterSetExtension(DjangoFilterExtension):
                 del parameter["explode"], parameter["style"]
             # Lists (django-filter's CSV filters) keep their shape.
             elif isinstance(form_field, forms.IntegerField) and not is_array(parameter):
-                bounds = {"min_value": form_field.min_value, "max_value": form_field.max_value}
-                field = serializers.IntegerField(**bounds)
+                low, high = form_field.min_value, form_field.max_value  # ints, not callables
+                field = serializers.IntegerField(
+                    min_value=None if callable(low) else low,
+                    max_value=None if callable(high) else high,
+                )
                 parameter["schema"] = auto_schema.map_serializer_field(field, "request")
             elif refuses_nul(form_field) and parameter["schema"].get("type") == "string":
                 parameter["schema"]["pattern"] = WITHOUT_NUL

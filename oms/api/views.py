@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
@@ -22,6 +24,7 @@ from rest_framework.exceptions import (
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import ModelSerializer
 from rest_framework.throttling import BaseThrottle
 
 from oms.api.authentication import readable_channels
@@ -110,10 +113,11 @@ class ListAPIView(generics.ListAPIView):
     def filterset(self) -> FilterSet | None:
         """This request's FilterSet, built once: ``oms.api.filters.FilterBackend`` filters
         with it, the browsable API renders its form."""
-        filterset_class = FilterBackend().get_filterset_class(self, self.queryset)
+        queryset = super().get_queryset()  # the view's rows: the FilterSet reads the model
+        filterset_class = FilterBackend().get_filterset_class(self, queryset)
         if filterset_class is None:
             return None
-        return filterset_class(self.request.query_params, self.queryset, request=self.request)
+        return filterset_class(self.request.query_params, queryset, request=self.request)
 
     @cached_property
     def scope(self) -> RequestScope:
@@ -143,7 +147,10 @@ class ListAPIView(generics.ListAPIView):
         key = (type(self), self.get_serializer_class())
         row_serializer = ROW_SERIALIZERS.get(key)
         if row_serializer is None:
-            row_serializer = ROW_SERIALIZERS[key] = RowSerializer(self.get_serializer())
+            serializer = self.get_serializer()
+            if not isinstance(serializer, ModelSerializer):
+                raise ImproperlyConfigured(f"{type(self).__name__} lists a ModelSerializer's rows.")
+            row_serializer = ROW_SERIALIZERS[key] = RowSerializer(serializer)
         return row_serializer
 
     def get_rows(self, *, text: bool = False) -> tuple[QuerySet, Datetimes]:
@@ -163,16 +170,17 @@ class ListAPIView(generics.ListAPIView):
         return Response(results) if page is None else self.get_paginated_response(results)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if request.method.lower() not in self.http_method_names:
+        method = request.method or ""
+        if method.lower() not in self.http_method_names:
             self.format_kwarg = self.get_format_suffix(**kwargs)  # as super().initial would
-            raise MethodNotAllowed(request.method)
+            raise MethodNotAllowed(method)
         super().initial(request, *args, **kwargs)
         if request.method != "OPTIONS":
             for renderer in self.get_renderers():
                 if isinstance(renderer, TabularRenderer):
                     renderer.check_params(request)
 
-    def get_throttles(self) -> list[BaseThrottle]:
+    def get_throttles(self) -> builtins.list[BaseThrottle]:  # list: the view's method
         # Kept so that finalize_response can report what they counted.
         self.throttles = super().get_throttles()
         return self.throttles
@@ -188,7 +196,7 @@ class ListAPIView(generics.ListAPIView):
         renderers = (r for r in self.get_renderers() if not isinstance(r, TabularRenderer))
         return next(renderers, None) or JSONRenderer()
 
-    def finalize_response(
+    def finalize_response(  # type: ignore[override]  # an export's response is a file's
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         renderer = getattr(request, "accepted_renderer", None)
@@ -197,7 +205,8 @@ class ListAPIView(generics.ListAPIView):
         if (renderer is None or isinstance(renderer, TabularRenderer)) and not is_page:
             request.accepted_renderer = self.get_error_renderer()
             request.accepted_media_type = request.accepted_renderer.media_type
-        response = super().finalize_response(request, response, *args, **kwargs)
+        # DRF's stubs say a Response; DRF takes any HttpResponseBase (a file's, an export's).
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
         response["Cache-Control"] = "no-store"
         for name, value in rate_limit_headers(getattr(self, "throttles", ())).items():
             response[name] = value
@@ -236,8 +245,10 @@ class ExportAPIView(ListAPIView):
     max_xlsx_rows = 1_048_575  # Excel's 1,048,576 rows, less the header
     spool_size = 16 * 1024 * 1024  # bytes of a file kept in memory before going to disk
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         renderer = request.accepted_renderer
+        if not isinstance(renderer, TabularRenderer):
+            raise ImproperlyConfigured(f"{type(self).__name__} exports in tabular formats only.")
         # Filters are validated here: a 400 comes before any output. COPY formats a CSV
         # file's datetimes itself; other formats take the database's text where it has it.
         rows, datetimes = self.get_rows(text=not isinstance(renderer, CSVRenderer))
@@ -259,7 +270,7 @@ class ExportAPIView(ListAPIView):
             response["Link"] = f'<{next_link}>; rel="next"'
         return response
 
-    def get_schema_operation_parameters(self) -> list[dict[str, Any]]:
+    def get_schema_operation_parameters(self) -> builtins.list[dict[str, Any]]:
         """The export's own query parameter, for the OpenAPI schema (``oms.api.schema``)."""
         return [
             cursor_parameter(

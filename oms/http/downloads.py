@@ -53,10 +53,11 @@ class Spool:
         spool.file, spool.rows, spool.size, spool.sha256 = file, rows, size, sha256
         return spool
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, /) -> int:
         self.file.write(data)
         self.digest.update(data)
         self.written += len(data)
+        return len(data)
 
     # The rest of a writable binary file, for writers that seek back (zipfile rewrites a
     # header): bytes written twice make close_writing() read the file back for its digest.
@@ -71,6 +72,9 @@ class Spool:
 
     def flush(self) -> None:
         self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
     def counted(self, rows: Iterable[Any]) -> Iterator[Any]:
         """``rows``, counting them as they are written."""

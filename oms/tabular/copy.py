@@ -7,8 +7,6 @@ Fetching and formatting a million rows in Python takes over twenty times as long
 
 from __future__ import annotations
 
-from typing import IO
-
 from django.db import connections, transaction
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -16,6 +14,7 @@ from rest_framework import serializers
 from oms.internals import compiled_sql
 from oms.tabular.formulas import sql_neutralise
 from oms.tabular.rows import NUMBER_FIELDS, SQL_DATETIME, RowSerializer
+from oms.tabular.xlsx import BinaryTarget
 
 # Serializer fields whose database values COPY writes as the API does, given the SQL of
 # copy_select: text (EmailField, SlugField... included) and numbers.
@@ -48,7 +47,7 @@ def can_copy(rows: QuerySet, row_serializer: RowSerializer) -> bool:
     return connections[rows.db].vendor == "postgresql" and copy_select(row_serializer) is not None
 
 
-def copy_csv(rows: QuerySet, row_serializer: RowSerializer, target: IO[bytes]) -> int:
+def copy_csv(rows: QuerySet, row_serializer: RowSerializer, target: BinaryTarget) -> int:
     """The CSV lines (no header) of ``rows`` (tuples in ``row_serializer``'s columns) into
     ``target``; the number of rows written. Lines end with LF, as COPY writes them."""
     select = copy_select(row_serializer)

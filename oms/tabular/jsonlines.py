@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from itertools import islice
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from oms.tabular.renderers import TabularRenderer
 from oms.tabular.rows import RowBatch
+from oms.tabular.xlsx import BinaryTarget
 
 # Characters that are valid unescaped in JSON text but that some line readers take for a
 # line end (Python's str.splitlines, JavaScript), as orjson writes them, and escaped.
@@ -53,7 +54,7 @@ class JSONLinesRenderer(TabularRenderer):
     extension = "jsonl"
     chunk_rows = 2000
 
-    def write(self, batch: RowBatch, target: IO[bytes], request: Request | None) -> None:
+    def write(self, batch: RowBatch, target: BinaryTarget, request: Request | None) -> None:
         header = batch.header
         rows = batch.api_values()
         while chunk := list(islice(rows, self.chunk_rows)):

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterable, Iterator, Sequence, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from io import BytesIO, StringIO
 from itertools import islice
-from typing import IO, Any
+from typing import Any
 
 from django.http import HttpResponseBase
 from openpyxl.styles.numbers import (
@@ -34,7 +34,7 @@ from rest_framework_csv.renderers import PaginatedCSVRenderer
 from oms.internals import drf_excel_setting
 from oms.tabular.formulas import neutralise_formula
 from oms.tabular.rows import RowBatch
-from oms.tabular.xlsx import write_xlsx
+from oms.tabular.xlsx import BinaryTarget, write_xlsx
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # drf-excel's look, which its renderer gives every sheet: the sheet's title and the width
@@ -42,7 +42,7 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 SHEET_TITLE = "Report"
 COLUMN_WIDTH = 20
 
-Context = dict[str, Any] | None  # a renderer context
+Context = Mapping[str, Any] | None  # a renderer context
 
 
 class TabularRenderer(renderers.BaseRenderer):
@@ -80,7 +80,7 @@ class TabularRenderer(renderers.BaseRenderer):
     def label(self, response: HttpResponseBase) -> None:
         response["Content-Type"] = self.content_type
 
-    def write(self, batch: RowBatch, target: IO[bytes], request: Request | None) -> None:
+    def write(self, batch: RowBatch, target: BinaryTarget, request: Request | None) -> None:
         raise NotImplementedError
 
     def check_params(self, request: Request) -> None:
@@ -122,7 +122,7 @@ class CSVRenderer(TabularRenderer, PaginatedCSVRenderer):
     def write(
         self,
         batch: RowBatch,
-        target: IO[bytes],
+        target: BinaryTarget,
         request: Request | None,
         writer_opts: dict[str, Any] | None = None,
     ) -> None:
@@ -209,7 +209,7 @@ class XLSRenderer(TabularRenderer):
     def content_type(self) -> str:
         return XLSX_MEDIA_TYPE
 
-    def write(self, batch: RowBatch, target: IO[bytes], request: Request | None) -> None:
+    def write(self, batch: RowBatch, target: BinaryTarget, request: Request | None) -> None:
         text = self.text_datetimes(request)
         write_workbook(
             batch.header,
@@ -254,7 +254,7 @@ class XLSRenderer(TabularRenderer):
 def write_workbook(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
-    target: IO[bytes],
+    target: BinaryTarget,
     number_formats: Sequence[str | None] = (),
     *,
     zip64: bool = False,

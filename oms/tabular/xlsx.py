@@ -35,12 +35,24 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from math import isfinite
-from typing import IO, Any
+from typing import Any, Protocol
 from xml.sax.saxutils import escape, quoteattr
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
+
+
+class BinaryTarget(Protocol):
+    """Where a format writes a file: an open binary file (``BytesIO``, a spool) as zipfile
+    needs it in write mode."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 # openpyxl's ILLEGAL_CHARACTERS_RE (the C0 controls but tab, LF and CR), and U+FFFE and
 # U+FFFF: not XML 1.0 characters either, which openpyxl writes and no reader can parse.
@@ -280,7 +292,7 @@ def sheet_rows(
 
 
 def write_xlsx(
-    target: IO[bytes],
+    target: BinaryTarget,
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
