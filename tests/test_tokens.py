@@ -259,6 +259,10 @@ def test_the_token_model_comes_from_the_setting(settings: Any) -> None:
     with pytest.raises(ImproperlyConfigured, match="OMS_TOKEN_MODEL"):
         authentication.get_token_model()
 
+    del settings.OMS_TOKEN_MODEL
+    with pytest.raises(ImproperlyConfigured, match="OMS_TOKEN_MODEL"):
+        authentication.get_token_model()
+
 
 # list_tokens and revoke_token
 

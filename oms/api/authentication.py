@@ -21,20 +21,20 @@ import hmac
 import re
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
-from django.db.models import Aggregate, CharField, Model, OuterRef, Q, Subquery
+from django.db.models import Aggregate, CharField, ManyToManyField, Model, OuterRef, Q, Subquery
 from django.utils import timezone
 from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from oms.api.permission_cache import generation_column
+from oms.api.permission_cache import generation_column, set_generation
 from oms.internals import CompiledQuery
 
 # Keys are visible ASCII. The length bound keeps a huge header from costing any work.
@@ -58,12 +58,13 @@ def key_digest(key: str) -> str:
 def get_token_model() -> type[Model]:
     """The model named by ``settings.OMS_TOKEN_MODEL`` (``"app_label.ModelName"``)."""
     name = getattr(settings, "OMS_TOKEN_MODEL", None)
+    message = f"OMS_TOKEN_MODEL must name an installed model as 'app_label.ModelName', not {name!r}"
+    if not isinstance(name, str):  # unset, or not text
+        raise ImproperlyConfigured(message)
     try:
         return apps.get_model(name, require_ready=False)
-    except (TypeError, ValueError, LookupError) as error:
-        raise ImproperlyConfigured(
-            f"OMS_TOKEN_MODEL must name an installed model as 'app_label.ModelName', not {name!r}"
-        ) from error
+    except (ValueError, LookupError) as error:
+        raise ImproperlyConfigured(message) from error
 
 
 class IdList(Aggregate):
@@ -87,7 +88,10 @@ class IdList(Aggregate):
 def channel_ids_subquery(model: type[Model]) -> Subquery:
     """The token's channel ids, comma-separated (NULL for none), as a column of its row."""
     relation = model._meta.get_field("channels")
+    if not isinstance(relation, ManyToManyField):
+        raise ImproperlyConfigured(f"{model._meta.label}.channels must be a many-to-many field")
     through = relation.remote_field.through
+    assert through is not None  # set for every many-to-many once the models are loaded
     token, channel = relation.m2m_field_name(), relation.m2m_reverse_field_name()
     ids = (
         through._default_manager.filter(**{token: OuterRef("pk")})
@@ -105,6 +109,21 @@ class ChannelScope(Protocol):
     job's replayed request)."""
 
     channel_ids: frozenset[int]
+
+
+class Token(ChannelScope, Protocol):
+    """An instance of the token model as this module uses it: the fields the module
+    docstring lists, with ``user`` loaded, and what authentication sets on it (the
+    lookup's ``oms_channel_ids``, then ``channel_ids``). ``oms/`` imports no app, so the
+    model itself (``tokens.models.APIToken`` in this project) is not named here."""
+
+    pk: Any
+    user: AbstractBaseUser
+    digest: str
+    expires: datetime | None
+    revoked: datetime | None
+    last_used: datetime | None
+    oms_channel_ids: str | None
 
 
 def readable_channels(auth: object) -> frozenset[int] | None:
@@ -138,7 +157,7 @@ class CompiledLookup:
         self.query = CompiledQuery(queryset)
         self.digest_index = self.query.params.index(self.placeholder)
 
-    def fetch(self, digest: str) -> Model | None:
+    def fetch(self, digest: str) -> Token | None:
         """The token of ``digest`` with ``user`` and ``oms_channel_ids`` set, or None."""
         query = self.query
         params = list(query.params)
@@ -149,11 +168,13 @@ class CompiledLookup:
         if fetched is None:
             return None
         row = query.converted(fetched)
-        token = query.instance(row)
-        token.user = query.instance(row, "user")
+        # The query's model is the token model, with the fields Token names, and its
+        # select_related "user" an instance of the user model.
+        token = cast(Token, query.instance(row))
+        token.user = cast(AbstractBaseUser, query.instance(row, "user"))
         token.oms_channel_ids = query.annotation(row, "oms_channel_ids")
         # The generation the user's cached permissions are read under (oms.api.permission_cache).
-        token.user.oms_permission_generation = query.annotation(row, "oms_permission_generation")
+        set_generation(token.user, query.annotation(row, "oms_permission_generation"))
         return token
 
 
@@ -172,7 +193,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     keywords = ("Token", "Bearer")
 
-    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Model] | None:
+    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Token] | None:
         key = self.get_key(request)
         if key is None:
             return None
@@ -201,7 +222,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise AuthenticationFailed("Invalid token.")
         return words[1]
 
-    def get_token(self, key: str) -> Model:
+    def get_token(self, key: str) -> Token:
         """The key's token, with its user and ``channel_ids``, in one query; or a 401."""
         model = get_token_model()
         digest = key_digest(key)
@@ -215,7 +236,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
         return token
 
     @staticmethod
-    def check_usable(token: Model, now: datetime) -> None:
+    def check_usable(token: Token, now: datetime) -> None:
         if token.revoked is not None:
             raise AuthenticationFailed("Token revoked.")
         if token.expires is not None and token.expires <= now:
@@ -224,7 +245,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise AuthenticationFailed("User inactive or deleted.")
 
     @staticmethod
-    def record_use(token: Model, now: datetime) -> None:
+    def record_use(token: Token, now: datetime) -> None:
         """Set ``last_used`` to now unless it is under a minute old.
 
         Most requests find it fresh and write nothing. The condition is repeated in the
@@ -234,5 +255,5 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if token.last_used is not None and token.last_used >= stale_before:
             return
         stale = Q(last_used__isnull=True) | Q(last_used__lt=stale_before)
-        type(token)._default_manager.filter(stale, pk=token.pk).update(last_used=now)
+        get_token_model()._default_manager.filter(stale, pk=token.pk).update(last_used=now)
         token.last_used = now

@@ -47,8 +47,14 @@ def current_generation(user_obj: Any) -> int:
         with connections[using].cursor() as cursor:
             cursor.execute(GENERATION_SQL)
             generation = cursor.fetchone()[0]
-        user_obj.oms_permission_generation = generation
+        set_generation(user_obj, generation)
     return generation
+
+
+def set_generation(user_obj: Any, generation: int) -> None:
+    """Record on ``user_obj`` the generation its request runs under (``current_generation``
+    reads it back); the token lookup sets the one it read with the token."""
+    user_obj.oms_permission_generation = generation
 
 
 class CachedPermissionsBackend(ModelBackend):
