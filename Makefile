@@ -80,9 +80,12 @@ soak: install connectors
 	DATABASE_URL=$(SOAK_DATABASE_URL) SOAK_ROWS=50000 SOAK_SECONDS=600 \
 	$(BIN)/pytest -q tests/test_connectors.py
 
+# mypy (pyproject.toml's [tool.mypy]) loads the settings for django-stubs' plugin, so it
+# needs what they need: DEBUG=true gives them a development SECRET_KEY.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install
@@ -109,4 +112,4 @@ bench-smoke: install
 	BENCH_DB=oms_bench_smoke BENCH_PORT=8091 BENCH_RESULTS=bench/.work/smoke-RESULTS.md bench/run.sh
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache staticfiles
