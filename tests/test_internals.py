@@ -121,15 +121,17 @@ def test_each_filterset_gets_its_own_filters_without_their_form_fields() -> None
     assert first.filters["email"].parent is first  # the copy belongs to its FilterSet
 
 
-def test_a_filter_form_uses_the_fields_its_filterset_made_without_copying_them() -> None:
+def test_filter_forms_share_their_class_and_its_fields_without_copying_them() -> None:
     """Django's form deep-copies its class's base_fields; FreshFields hands them over as
-    they are, and each FilterSet's form class (hence its fields) is its own."""
+    they are, to every form of the FilterSet class, each with its own dict of them."""
     first = CustomerFilterSet({}, Customer.objects.none())
     second = CustomerFilterSet({}, Customer.objects.none())
 
     assert isinstance(type(first.form).base_fields, internals.FreshFields)
+    assert type(first.form) is type(second.form)
     assert first.form.fields["email"] is type(first.form).base_fields["email"]
-    assert first.form.fields["email"] is not second.form.fields["email"]
+    assert first.form.fields["email"] is second.form.fields["email"]
+    assert first.form.fields is not second.form.fields
 
 
 def test_a_form_cleans_the_fields_it_holds_when_full_clean_runs() -> None:

@@ -115,9 +115,9 @@ class FilterCopies(dict[str, Filter]):
 
 
 class FreshFields(dict[str, forms.Field]):
-    """A filter form's fields, made for that one form by its FilterSet's own filters
-    (``FilterSet.get_form_class``), so the form need not deep-copy them as a Django form
-    does its class's ``base_fields``."""
+    """A filter form class's fields, which its forms share rather than deep-copy them as a
+    Django form does its class's ``base_fields``: a filter form only cleans and renders
+    its fields, which changes none of them (``oms.api.filters.FilterSet.get_form_class``)."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
         return dict(self)
