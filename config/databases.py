@@ -34,13 +34,16 @@ def database(
     shared server connection: left out (set it on the role instead).
     """
     config: dict[str, Any] = environ.Env.db_url_config(url)
-    # django-prometheus's wrappers of the same backends time every query.
-    config["ENGINE"] = config["ENGINE"].replace(
-        "django.db.backends.", "django_prometheus.db.backends."
+    postgresql = config["ENGINE"] == "django.db.backends.postgresql"
+    # django-prometheus's wrappers of the same backends time every query; PostgreSQL's
+    # comes with the service's health check (oms.db.backends.postgresql).
+    config["ENGINE"] = (
+        "oms.db.backends.postgresql"
+        if postgresql
+        else config["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
     )
     config["CONN_MAX_AGE"] = conn_max_age
     config["CONN_HEALTH_CHECKS"] = True
-    postgresql = config["ENGINE"].endswith(".postgresql")
     if pooler not in POOLERS:
         raise ImproperlyConfigured(f"DATABASE_POOLER must be one of {POOLERS}, not {pooler!r}.")
     if (pooler or pool) and not postgresql:

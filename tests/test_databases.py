@@ -3,7 +3,7 @@
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from rest_framework.test import APIClient
 
 from config.databases import CONNECT_TIMEOUT, POOL_OPTIONS, database, databases
@@ -20,7 +20,7 @@ def test_a_primary_alone() -> None:
 
     assert list(config) == ["default"]
     default = config["default"]
-    assert default["ENGINE"] == "django_prometheus.db.backends.postgresql"
+    assert default["ENGINE"] == "oms.db.backends.postgresql"
     assert (default["HOST"], default["PORT"], default["NAME"]) == ("primary", 5432, "oms")
     assert default["CONN_MAX_AGE"] == 60
     assert default["CONN_HEALTH_CHECKS"] is True
@@ -100,7 +100,10 @@ def test_the_settings_use_the_builder() -> None:
     """Replica aliases follow default, and the router is in place."""
     assert list(settings.DATABASES) == ["default", *settings.DATABASE_REPLICAS]
     assert settings.DATABASE_ROUTERS == ["oms.db.routers.ReplicaRouter"]
-    assert settings.DATABASES["default"]["ENGINE"].startswith("django_prometheus.db.backends.")
+    assert settings.DATABASES["default"]["ENGINE"] in {
+        "oms.db.backends.postgresql",
+        "django_prometheus.db.backends.sqlite3",
+    }
 
 
 @pytest.mark.django_db
@@ -118,3 +121,33 @@ def test_list_queries_are_planned_with_their_values(api_client: APIClient) -> No
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL backend's check")
+def test_the_health_check_pings_quiet_connections_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django pings a persistent connection before each request's first query; the
+    service's backend skips the ping for one that served a request under a second ago."""
+    db = connections.create_connection(DEFAULT_DB_ALIAS)  # outside the test's transaction
+    pings: list[bool] = []
+    monkeypatch.setattr(db, "is_usable", lambda: pings.append(True) or True)
+    try:
+        db.ensure_connection()
+        assert db.health_check_enabled
+
+        db.close_if_unusable_or_obsolete()  # the end of the request that connected
+        db.close_if_health_check_failed()  # the next request, right after: no ping
+        assert pings == []
+        db.close_if_unusable_or_obsolete()
+
+        db.served_at -= db.busy_for  # quiet for a second
+        db.close_if_health_check_failed()
+        assert len(pings) == 1
+        db.close_if_unusable_or_obsolete()
+
+        db.served_at -= db.busy_for
+        db.close_if_unusable_or_obsolete()  # a request that used no connection ends
+        db.close_if_health_check_failed()  # quiet still
+        assert len(pings) == 2
+    finally:
+        db.close()
