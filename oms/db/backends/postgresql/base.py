@@ -12,6 +12,7 @@ is closed after it (Django's ``errors_occurred``).
 """
 
 from time import monotonic
+from typing import Any
 
 from django_prometheus.db.backends.postgresql import base
 
@@ -19,7 +20,7 @@ from django_prometheus.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     busy_for = 1.0  # seconds after a successful request during which no ping is sent
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.served_at: float | None = None  # when the connection last served a request
 
