@@ -65,9 +65,9 @@ class DeletedItemListView(ListAPIView):
         )
     }
 
-    def get_queryset(self) -> QuerySet:
+    def readable(self, queryset: QuerySet) -> QuerySet:
         readable = readable_content_types(self.request.user)
-        return super().get_queryset().filter(content_type__in=readable)
+        return super().readable(queryset).filter(content_type__in=readable)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)
