@@ -16,6 +16,7 @@ POOLERS = ("", "pgbouncer-session", "pgbouncer-transaction")
 # time, so it opens one and grows only for threaded or async workers.
 POOL_OPTIONS = {"min_size": 1, "max_size": 4}
 CONNECT_TIMEOUT = 2  # seconds; libpq's smallest
+PREPARE_THRESHOLD = 5  # psycopg's default, which Django turns off
 
 
 def database(
@@ -53,9 +54,13 @@ def database(
         # A database host that does not answer fails a connection in seconds, not after
         # the operating system's minutes: a 503 the client can retry (URL may override).
         options.setdefault("connect_timeout", CONNECT_TIMEOUT)
+        # Queries bound on the server (oms.db.prepared: the token lookup) are prepared
+        # after this many runs on a connection; Django's own are bound on the client
+        # and never prepared.
+        options["prepare_threshold"] = PREPARE_THRESHOLD
     if pooler == "pgbouncer-transaction":
         # Consecutive transactions may run on different server connections: no
-        # server-side prepared statements (psycopg prepares a query after 5 runs).
+        # server-side prepared statements.
         # Server-side cursors stay: the one user, the streamed export, iterates inside a
         # transaction, as Django's docs on transaction pooling advise; disabling them
         # would load a whole export into memory.

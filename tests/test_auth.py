@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.http import HttpResponse
 from rest_framework.test import APIClient
 
@@ -175,3 +176,17 @@ def test_too_many_requests_is_429_with_retry_after(api_client: APIClient, settin
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
     assert "throttled" in response.json()["detail"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL's")
+def test_the_token_lookup_is_prepared_once_per_connection(api_client: APIClient) -> None:
+    """The token lookup runs on every request with the same plan: PostgreSQL keeps it
+    prepared (oms.db.prepared) after psycopg's threshold of runs; list queries are not."""
+    for _ in range(6):
+        assert api_client.get(LIST_URL).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    assert len(prepared) == 1
+    assert '"digest" = $1' in prepared[0]

@@ -27,7 +27,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, router
+from django.db import router
 from django.db.models import Aggregate, CharField, ManyToManyField, Model, OuterRef, Q, Subquery
 from django.utils import timezone
 from rest_framework import authentication
@@ -35,6 +35,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from oms.api.permission_cache import generation_column, set_generation
+from oms.db.prepared import fetch_one
 from oms.internals import CompiledQuery
 
 # Keys are visible ASCII. The length bound keeps a huge header from costing any work.
@@ -162,9 +163,7 @@ class CompiledLookup:
         query = self.query
         params = list(query.params)
         params[self.digest_index] = digest
-        with connections[query.using].cursor() as cursor:
-            cursor.execute(query.sql, params)
-            fetched = cursor.fetchone()
+        fetched = fetch_one(query.using, query.sql, params)  # prepared on PostgreSQL
         if fetched is None:
             return None
         row = query.converted(fetched)
