@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
 def fetch_one(using: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -28,7 +29,7 @@ def fetch_one(using: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | 
     db.ensure_connection()
     server_bound = psycopg.Cursor(db.connection)
     # Django's wrapper (its errors, execute wrappers, queries log), as for its own cursors.
-    wrap = db.make_debug_cursor if db.queries_logged else db.make_cursor
-    with wrap(server_bound) as cursor:
+    wrapper = CursorDebugWrapper if db.queries_logged else CursorWrapper
+    with wrapper(server_bound, db) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
