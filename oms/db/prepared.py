@@ -13,23 +13,24 @@ from typing import Any
 
 import psycopg
 from django.db import connections
-from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.backends.utils import CursorWrapper
 
 
 def fetch_one(using: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     """The first row of ``sql`` with ``params`` on the database ``using``, bound on the
     server on PostgreSQL. The connection is opened and checked, and the cursor wrapped, as
-    Django does for its own cursors; django-prometheus does not count the query."""
+    Django does for its own cursors; django-prometheus does not count the query.
+
+    While Django logs queries (DEBUG, a test counting them) the query goes through
+    Django's own cursor: its log holds a server-bound query's text as None."""
     db = connections[using]
-    if db.vendor != "postgresql":
+    if db.vendor != "postgresql" or db.queries_logged:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
     db.close_if_health_check_failed()  # what Django does before each of its cursors
     db.ensure_connection()
-    server_bound = psycopg.Cursor(db.connection)
-    # Django's wrapper (its errors, execute wrappers, queries log), as for its own cursors.
-    wrapper = CursorDebugWrapper if db.queries_logged else CursorWrapper
-    with wrapper(server_bound, db) as cursor:
+    # Django's wrapper (its errors and execute wrappers), as for its own cursors.
+    with CursorWrapper(psycopg.Cursor(db.connection), db) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
