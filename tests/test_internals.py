@@ -1,6 +1,7 @@
 """The undocumented library behaviour oms.internals relies on, one test per assumption: a
 library upgrade that changes one fails here, by name, before it gives a wrong answer."""
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -119,6 +120,20 @@ def test_each_filterset_gets_its_own_filters_without_their_form_fields() -> None
     assert first.filters["email"].field is not second.filters["email"].field
     assert first.filters["email"].field is not CustomerFilterSet.base_filters["email"].field
     assert first.filters["email"].parent is first  # the copy belongs to its FilterSet
+
+
+def test_filter_copies_are_what_copy_copy_makes_less_the_cached_field() -> None:
+    """FilterCopies copies a filter's __dict__ itself, as copy.copy does for a plain object:
+    filters must stay plain objects (no __copy__, no __slots__)."""
+    CustomerFilterSet.base_filters["email"].field  # noqa: B018 (caches the class's field)
+    copies = copy.deepcopy(CustomerFilterSet.base_filters)
+
+    for name, filter_ in CustomerFilterSet.base_filters.items():
+        expected = copy.copy(filter_)
+        expected.__dict__.pop("_field", None)
+        assert not hasattr(type(filter_), "__copy__")
+        assert type(copies[name]) is type(filter_)
+        assert vars(copies[name]) == vars(expected)
 
 
 def test_filter_forms_share_their_class_and_its_fields_without_copying_them() -> None:

@@ -18,6 +18,7 @@ MEDIA_TYPE_ALIASES = {
 # ``?format=`` names that stand for another renderer's format: ``xlsx`` is the extension
 # of the file the workbook format writes.
 FORMAT_ALIASES = {"xlsx": XLSRenderer.format}
+ANYTHING = "*/*"
 
 
 def canonical_format(name: str) -> str:
@@ -32,6 +33,22 @@ class ContentNegotiation(DefaultContentNegotiation):
     tools ask by the Excel types, people by the file's extension. One renderer serves
     them all, and OPTIONS lists it once.
     """
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        """DRF's choice, made without parsing and matching for the commonest request: no
+        format asked for and anything accepted (no ``Accept`` header, or ``*/*``), which
+        DRF answers with the first renderer in its own media type."""
+        renderers = list(renderers)
+        if (
+            renderers
+            and not format_suffix
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            and request.META.get("HTTP_ACCEPT", ANYTHING).strip() == ANYTHING
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
 
     def get_accept_list(self, request: Request) -> list[str]:
         return [self.resolve_alias(token) for token in super().get_accept_list(request)]
