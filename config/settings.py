@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "oms.http.middleware.PrometheusAfterMiddleware",  # django-prometheus's, series kept
 ]
 
 ROOT_URLCONF = "config.urls"

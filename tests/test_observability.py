@@ -6,6 +6,7 @@ import logging
 import pytest
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from oms.http.logging import JSONFormatter
@@ -125,3 +126,16 @@ def test_metrics_count_requests_by_view_and_status_and_time_queries(
     assert 'status="400",view="customers:list-simple"' in body
     assert "django_http_requests_latency_seconds_by_view_method_bucket" in body
     assert "django_db_query_duration_seconds_bucket" in body
+
+
+def test_metrics_count_every_request_of_a_series(api_client: APIClient) -> None:
+    """Each labelled series is looked up once per process (oms.http.middleware): still
+    counted once per request."""
+    series = "django_http_responses_total_by_status_view_method_total"
+    labels = {"method": "GET", "status": "200", "view": "customers:list-simple"}
+    before = REGISTRY.get_sample_value(series, labels) or 0
+
+    for _ in range(3):
+        api_client.get(LIST_URL)
+
+    assert REGISTRY.get_sample_value(series, labels) == before + 3

@@ -1,5 +1,6 @@
 """Request middleware: request ids and access logs, health probes, security headers, reads
-from a replica, and a JSON 503 for a database that cannot be reached outside DRF."""
+from a replica, a JSON 503 for a database that cannot be reached outside DRF, and
+django-prometheus's request metrics."""
 
 import logging
 import random
@@ -7,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -14,6 +16,8 @@ from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_prometheus import middleware as prometheus
+from prometheus_client.metrics import MetricWrapperBase
 
 from oms.api.exceptions import database_unavailable
 from oms.db.outages import is_database_unavailable
@@ -165,3 +169,28 @@ class DatabaseUnavailableMiddleware:
             return None
         answer = database_unavailable(exc)
         return JsonResponse(answer["body"], status=503, headers=answer["headers"])
+
+
+class PrometheusAfterMiddleware(prometheus.PrometheusAfterMiddleware):
+    """django-prometheus's request metrics, each labelled series looked up once per process
+    (``label_metric``, its hook for labels): prometheus_client's ``labels()`` checks the
+    labels and takes a lock on every call, about ten times per request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self.series: dict[tuple[MetricWrapperBase, tuple[tuple[str, str], ...]], Any] = {}
+
+    def label_metric(
+        self,
+        metric: MetricWrapperBase,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        **labels: str,
+    ) -> Any:
+        if not labels:
+            return metric
+        key = (metric, tuple(labels.items()))
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = metric.labels(**labels)
+        return series
