@@ -172,8 +172,8 @@ class ListAPIView(generics.ListAPIView):
         return self.filter_queryset(self.readable(rows)), datetimes
 
     def row_source(self, *, text: bool) -> tuple[QuerySet, Datetimes]:
-        """The view's queryset as tuples (``RowSerializer.values``), set up once per view
-        class, serializer class and kind of database (a fresh clone each call): setting
+        """The view's queryset as tuples (``RowSerializer.values``), set up once per
+        queryset, serializer class and kind of database (a fresh clone each call): setting
         up the tuples' columns cost a tenth of a small request's Python."""
         queryset = super().get_queryset()  # the view's own rows: before readable()
         vendor = connections[queryset.db].vendor
