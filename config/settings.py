@@ -53,11 +53,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oms.http.middleware.HealthCheckMiddleware",
+    "oms.http.middleware.RequestMetricsMiddleware",  # every response but the probes'
     # A database that cannot be reached is a JSON 503 outside DRF too (the admin).
     "oms.http.middleware.DatabaseUnavailableMiddleware",
     # Reads of GET requests from a replica when DATABASE_REPLICA_URLS names any.
     "oms.http.middleware.ReplicaReadsMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "oms.http.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "oms.http.middleware.SecurityHeadersMiddleware",
@@ -68,7 +68,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "oms.http.middleware.PrometheusAfterMiddleware",  # django-prometheus's, series kept
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -128,14 +128,45 @@ def test_metrics_count_requests_by_view_and_status_and_time_queries(
     assert "django_db_query_duration_seconds_bucket" in body
 
 
-def test_metrics_count_every_request_of_a_series(api_client: APIClient) -> None:
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_metrics_count_and_time_every_request_of_a_series(api_client: APIClient) -> None:
     """Each labelled series is looked up once per process (oms.http.middleware): still
-    counted once per request."""
-    series = "django_http_responses_total_by_status_view_method_total"
-    labels = {"method": "GET", "status": "200", "view": "customers:list-simple"}
-    before = REGISTRY.get_sample_value(series, labels) or 0
+    counted, and timed, once per request."""
+    responses = "django_http_responses_total_by_status_view_method_total"
+    latency = "django_http_requests_latency_seconds_by_view_method_count"
+    view = {"view": "customers:list-simple", "method": "GET"}
+    before = sample(responses, status="200", **view), sample(latency, **view)
 
     for _ in range(3):
         api_client.get(LIST_URL)
 
-    assert REGISTRY.get_sample_value(series, labels) == before + 3
+    assert sample(responses, status="200", **view) == before[0] + 3
+    assert sample(latency, **view) == before[1] + 3
+
+
+def test_metrics_label_unknown_paths_and_methods_without_new_series(client: Client) -> None:
+    """A path no view serves and a method HTTP does not know each land in one series: a
+    client cannot grow /metrics without bound."""
+    unnamed = {"status": "404", "view": "<unnamed view>", "method": "GET"}
+    invalid = {"status": "405", "view": "customers:list-simple", "method": "<invalid method>"}
+    responses = "django_http_responses_total_by_status_view_method_total"
+    before = sample(responses, **unnamed), sample(responses, **invalid)
+
+    client.get("/no-such-path-1")
+    client.get("/no-such-path-2")
+    client.generic("BREW", LIST_URL)
+
+    assert sample(responses, **unnamed) == before[0] + 2
+    assert sample(responses, **invalid) == before[1] + 1
+
+
+def test_metrics_hold_only_the_request_series_dashboards_chart(client: Client) -> None:
+    """django-prometheus's repeats of the same counts (totals, by transport, by charset,
+    body sizes) are not kept."""
+    body = client.get("/metrics").content.decode()
+
+    assert "django_http_requests_total_by_method" not in body
+    assert "django_http_responses_body_total_bytes" not in body
