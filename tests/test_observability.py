@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from prometheus_client import REGISTRY
@@ -44,6 +45,17 @@ def test_a_request_gets_an_id_echoed_and_logged(api_client: APIClient, access_li
     text = json.dumps(line)
     assert token not in text
     assert "ali@example.com" not in text  # query strings are not logged
+
+
+def test_a_request_below_the_access_log_level_keeps_its_id_and_writes_nothing(
+    api_client: APIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="oms.access")
+
+    response = api_client.get(LIST_URL)
+
+    assert len(response["X-Request-ID"]) == 32
+    assert [r for r in caplog.records if r.name == "oms.access"] == []
 
 
 def test_a_client_request_id_is_kept(api_client: APIClient, access_lines) -> None:
@@ -170,3 +182,39 @@ def test_metrics_hold_only_the_request_series_dashboards_chart(client: Client) -
 
     assert "django_http_requests_total_by_method" not in body
     assert "django_http_responses_body_total_bytes" not in body
+
+
+def db_sample(name: str) -> float:
+    """The sum of the database series ``name`` over this connection's labels."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        for sample in metric.samples
+        if sample.name == name
+        and sample.labels.get("alias") == connection.alias
+        and sample.labels.get("vendor") == connection.vendor
+    )
+
+
+def test_metrics_count_and_time_each_statement_and_count_failures() -> None:
+    names = (
+        "django_db_execute_total",
+        "django_db_execute_many_total",
+        "django_db_query_duration_seconds_count",
+        "django_db_errors_total",
+    )
+    before = {name: db_sample(name) for name in names}
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.executemany("UPDATE django_migrations SET app = app WHERE id = %s", [(1,), (2,)])
+        with pytest.raises(DatabaseError):  # last: PostgreSQL refuses more in this transaction
+            cursor.execute("SELECT * FROM no_such_table")
+
+    after = {name: db_sample(name) - before[name] for name in names}
+    assert after == {
+        "django_db_execute_total": 4,  # each statement of executemany counts
+        "django_db_execute_many_total": 2,
+        "django_db_query_duration_seconds_count": 3,  # one per call
+        "django_db_errors_total": 1,
+    }

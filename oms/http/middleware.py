@@ -49,24 +49,28 @@ class RequestLogMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = current
-            user = getattr(request, "user", None)
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "request_id": current,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user": user.get_username() if user and user.is_authenticated else None,
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # not built when the level hides it
+                self.log(request, response, current, time.perf_counter() - started)
             return response
         finally:
             request_id.reset(token)
+
+    def log(self, request: HttpRequest, response: HttpResponse, current: str, took: float) -> None:
+        user = getattr(request, "user", None)
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "request_id": current,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(took * 1000, 2),
+                "user": user.get_username() if user and user.is_authenticated else None,
+            },
+        )
 
 
 class HealthCheckMiddleware:

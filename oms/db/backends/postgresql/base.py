@@ -1,5 +1,6 @@
 """Django's PostgreSQL backend as the service runs it: django-prometheus's wrapper (every
-query timed for ``/metrics``), with a health check that pings only quiet connections.
+query counted and timed for ``/metrics``, ``MeteredCursor``), with a health check that
+pings only quiet connections.
 
 Django's ``CONN_HEALTH_CHECKS`` sends ``SELECT 1`` before the first query of every request
 on a persistent connection: a round trip, and a statement for the database to run, per
@@ -11,10 +12,53 @@ between fails that one request as without the check (a 503, see ``oms.db.outages
 is closed after it (Django's ``errors_occurred``).
 """
 
-from time import monotonic
+from functools import cache
+from time import monotonic, perf_counter
 from typing import Any
 
+from django.db.backends.postgresql import base as postgresql
+from django_prometheus.db import metrics
 from django_prometheus.db.backends.postgresql import base
+
+
+@cache
+def metered_cursor(cursor_class: type, alias: str, vendor: str) -> type:
+    """``cursor_class`` counting and timing every statement in django-prometheus's series
+    (``django_db_*``), as its own cursor wrapper does, but with each labelled series looked
+    up once per process rather than on every statement."""
+    executed = metrics.execute_total.labels(alias, vendor)
+    executed_many = metrics.execute_many_total.labels(alias, vendor)
+    duration = metrics.query_duration_seconds.labels(alias, vendor)
+
+    def failed(exc: Exception) -> None:
+        metrics.errors_total.labels(alias, vendor, type(exc).__name__).inc()
+
+    class MeteredCursor(cursor_class):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            executed.inc()
+            started = perf_counter()
+            try:
+                return super().execute(*args, **kwargs)
+            except Exception as exc:
+                failed(exc)
+                raise
+            finally:
+                duration.observe(perf_counter() - started)
+
+        def executemany(self, query: Any, params_seq: Any, *args: Any, **kwargs: Any) -> Any:
+            params_seq = list(params_seq)
+            executed.inc(len(params_seq))
+            executed_many.inc(len(params_seq))
+            started = perf_counter()
+            try:
+                return super().executemany(query, params_seq, *args, **kwargs)
+            except Exception as exc:
+                failed(exc)
+                raise
+            finally:
+                duration.observe(perf_counter() - started)
+
+    return MeteredCursor
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -23,6 +67,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.served_at: float | None = None  # when the connection last served a request
+
+    def get_connection_params(self) -> dict[str, Any]:
+        # Django's parameters, its cursor class metered here (django-prometheus's
+        # DatabaseWrapper would wrap it in a cursor class of its own).
+        params = postgresql.DatabaseWrapper.get_connection_params(self)
+        params["cursor_factory"] = metered_cursor(params["cursor_factory"], self.alias, self.vendor)
+        return params
 
     def close_if_health_check_failed(self) -> None:
         connection = self.connection
