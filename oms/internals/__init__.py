@@ -1,9 +1,11 @@
 """Every place the toolkit relies on what a library does but does not document.
 
 Each piece here leans on a private attribute or an undocumented behaviour of Django,
-django-filter, drf-excel or drf-spectacular (``oms.internals.spectacular``, apart: DRF's
+django-filter, drf-excel or drf-spectacular, chosen for speed or for a hook the library
+does not offer. Two are modules of their own: ``oms.internals.spectacular`` (DRF's
 settings import this package while DRF itself is loading, which drf-spectacular
-imports), chosen for speed or for a hook the library does not offer.
+imports) and ``oms.internals.statements`` (SQL compiled once per shape of query, checked
+by ``tests/test_statements.py``).
 Nothing else in the project touches them: an upgrade that changes one breaks this module
 alone, and ``tests/test_internals.py`` checks each assumption, so that the break is a
 failing test naming it rather than a wrong answer in production.
