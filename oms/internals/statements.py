@@ -183,18 +183,15 @@ class Constant:
 
 UNUSABLE = object()  # a shape whose value or probe did not fit a template
 templates: dict[tuple[Any, ...], Any] = {}  # shape key: Template or UNUSABLE
-seen: set[tuple[Any, ...]] = set()  # shapes compiled once, without a template yet
+seen: dict[tuple[Any, ...], None] = {}  # shapes compiled once, without a template yet
 
 
-def remember(store: Any, key: tuple[Any, ...], value: Any = None) -> None:
-    """Add ``key`` to a dict or set of at most MAX_TEMPLATES, emptied when full: a
+def remember(store: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """``store[key] = value`` in a dict of at most MAX_TEMPLATES, emptied when full: a
     process that meets ever new shapes (every page of a long export) stays small."""
     if len(store) >= MAX_TEMPLATES:
         store.clear()
-    if isinstance(store, set):
-        store.add(key)
-    else:
-        store[key] = value
+    store[key] = value
 
 
 class ReusingCompiler:
@@ -225,9 +222,9 @@ class ReusingCompiler:
             made = Template.derive(sql, params, values, state)
             probed = made is not None and self.probe(made, values, with_limits, with_col_aliases)
             remember(templates, key, made if probed else UNUSABLE)
-            seen.discard(key)
+            del seen[key]
         elif template is None:
-            remember(seen, key)
+            remember(seen, key, None)
         return sql, params
 
     def probe(
